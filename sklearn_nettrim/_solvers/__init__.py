@@ -1,0 +1,66 @@
+"""Solvers for one layer's program, behind one entry point: :func:`solve_layer`.
+
+Each backend module has ``solve(program, *, warm_start=None, **options)`` returning
+``(weights, n_iter, converged, message, extra)``. :func:`solve_layer` adds what every
+backend shares: the exact shortcuts (zero feasible, ``eps = 0``, silent inputs, dead
+neurons), timing, the feasibility check and the ConvergenceWarning.
+"""
+
+import time
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from .._program import LayerSolution
+from . import admm, cvxpy
+from .cvxpy import NetTrimSolverError
+
+SOLVERS = {admm.NAME: admm, cvxpy.NAME: cvxpy}
+
+__all__ = ["SOLVERS", "NetTrimSolverError", "solve_layer"]
+
+
+def _exact_original(program):
+    """For ``eps_abs = 0`` only the outputs themselves are allowed: keep W, minus dead parts."""
+    U = program.W.copy()
+    U[program.silent_rows()] = 0
+    U[:, program.trivial_columns()] = 0
+    return U
+
+
+def solve_layer(program, solver="admm", *, warm_start=None, warn=True, **options):
+    """Solve one layer's program with ``solver``; return a :class:`LayerSolution`.
+
+    A solver that stops before its tolerance is met returns its last iterate with
+    ``converged=False`` and, if ``warn``, a :class:`~sklearn.exceptions.ConvergenceWarning`
+    that says what constraint violation it reached.
+    """
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}.")
+    start = time.perf_counter()
+    U = np.zeros(program.shape, dtype=program.dtype)
+    n_iter, converged, message, extra = 0, True, "", {}
+    if program.zero_is_feasible():
+        message = "all-zero weights are feasible (epsilon too large for this layer)"
+    elif program.eps_abs == 0:
+        U = _exact_original(program)
+        message = "eps_abs = 0: the original weights, silent inputs and dead outputs zeroed"
+    else:
+        rows = ~program.silent_rows()
+        cols = ~program.trivial_columns()
+        sub = program.restricted(rows, cols)
+        start_w = None if warm_start is None else np.asarray(warm_start)[np.ix_(rows, cols)]
+        sub_U, n_iter, converged, message, extra = SOLVERS[solver].solve(
+            sub, warm_start=start_w, **options)
+        U[np.ix_(rows, cols)] = sub_U
+    check = program.check(U)
+    seconds = time.perf_counter() - start
+    if not converged and warn:
+        warnings.warn(
+            f"Net-Trim solver {solver!r} did not converge on a {program.kind} layer of shape"
+            f" {program.shape} ({message}); constraint violation reached"
+            f" {check.violation:.3g} (relative), l1 {check.l1:.4g}. Increase max_iter or tol.",
+            ConvergenceWarning, stacklevel=2)
+    return LayerSolution(weights=U, solver=solver, converged=converged, n_iter=n_iter,
+                         seconds=seconds, check=check, message=message, extra=extra)
