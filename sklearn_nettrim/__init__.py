@@ -1,0 +1,8 @@
+"""Net-Trim: convex pruning of trained neural networks, for scikit-learn MLPs."""
+
+from ._solvers import NetTrimSolverError
+from ._transformer import NetTrimTransformer, net_trim
+
+__version__ = "0.1.0"
+
+__all__ = ["NetTrimSolverError", "NetTrimTransformer", "net_trim"]

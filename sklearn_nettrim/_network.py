@@ -1,0 +1,79 @@
+"""Reading a fitted scikit-learn MLP as a stack of layers, and writing pruned weights back.
+
+Everything here works on plain arrays: the layer solvers never see an estimator, so the
+jobs sent to joblib workers (or a Dask cluster) carry layer data only.
+"""
+
+import copy
+
+import numpy as np
+from scipy.special import expit
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+SUPPORTED_ESTIMATORS = (MLPClassifier, MLPRegressor)
+
+# Hidden activation -> (forward function, program kind, Lipschitz constant).
+# ReLU layers get the authors' ReLU program on their outputs. The others are an
+# extension: their pre-activations are kept with the linear program, and the error after
+# the activation is at most the Lipschitz constant times the pre-activation error.
+HIDDEN_ACTIVATIONS = {
+    "relu": (lambda z: np.maximum(z, 0), "relu", 1.0),
+    "identity": (lambda z: z, "linear", 1.0),
+    "tanh": (np.tanh, "linear", 1.0),
+    "logistic": (expit, "linear", 0.25),
+}
+
+
+def check_supported_estimator(estimator):
+    """Raise a TypeError naming what is supported unless ``estimator`` is an MLP."""
+    inner = getattr(estimator, "estimator", None)
+    target = inner if type(estimator).__name__ == "FrozenEstimator" else estimator
+    if not isinstance(target, SUPPORTED_ESTIMATORS):
+        raise TypeError(
+            "Net-Trim prunes scikit-learn multi-layer perceptrons: estimator must be an"
+            " MLPClassifier or MLPRegressor (optionally wrapped in FrozenEstimator), got"
+            f" {type(target).__name__}.")
+    activation = target.activation
+    if activation not in HIDDEN_ACTIVATIONS:
+        raise ValueError(
+            f"hidden activation {activation!r} is not supported; Net-Trim handles"
+            f" {sorted(HIDDEN_ACTIVATIONS)}.")
+    return target
+
+
+def stacked_weights(mlp):
+    """Each layer's weights with its intercept as the last row, shape (n_in + 1, n_out)."""
+    return [np.vstack([W, b[None, :]]) for W, b in zip(mlp.coefs_, mlp.intercepts_)]
+
+
+def layer_kinds(mlp):
+    """The program kind of each layer: hidden layers by activation, output layer linear."""
+    hidden = HIDDEN_ACTIVATIONS[mlp.activation][1]
+    return [hidden] * (len(mlp.coefs_) - 1) + ["linear"]
+
+
+def hidden_activation(mlp):
+    return HIDDEN_ACTIVATIONS[mlp.activation][0]
+
+
+def layer_inputs(weights, X, activation):
+    """The input of every layer on ``X``: ``[X, h_1, ..., h_{L-1}]`` (no ones column).
+
+    ``weights`` are stacked as by :func:`stacked_weights`, ``activation`` is the hidden
+    activation function. Arrays stay in the dtype of ``X``.
+    """
+    inputs = [X]
+    for Wb in weights[:-1]:
+        h = inputs[-1]
+        inputs.append(activation(h @ Wb[:-1] + Wb[-1]).astype(X.dtype, copy=False))
+    return inputs
+
+
+def with_weights(mlp, weights):
+    """A deep copy of ``mlp`` carrying ``weights`` (stacked), in the dtype of the original."""
+    pruned = copy.deepcopy(mlp)
+    pruned.coefs_ = [np.ascontiguousarray(Wb[:-1]).astype(W.dtype, copy=False)
+                     for Wb, W in zip(weights, mlp.coefs_)]
+    pruned.intercepts_ = [np.ascontiguousarray(Wb[-1]).astype(b.dtype, copy=False)
+                          for Wb, b in zip(weights, mlp.intercepts_)]
+    return pruned

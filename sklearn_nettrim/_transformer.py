@@ -1,0 +1,373 @@
+"""NetTrimTransformer: a meta-estimator that trains (or takes) an MLP and prunes it."""
+
+import copy
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
+from sklearn.feature_selection import SelectorMixin
+from sklearn.frozen import FrozenEstimator
+from sklearn.neural_network import MLPClassifier
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._network import (
+    check_supported_estimator,
+    hidden_activation,
+    layer_inputs,
+    layer_kinds,
+    stacked_weights,
+    with_weights,
+)
+from ._prune import prune_cascade, prune_parallel
+from ._solvers import SOLVERS
+
+
+def default_network():
+    """The network used when ``estimator=None``: small, quick and deterministic."""
+    return MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, random_state=0)
+
+
+def _estimator_has(attr):
+    """Delegate ``attr`` only where the (fitted or given) network has it."""
+
+    def check(self):
+        if hasattr(self, "estimator_"):
+            return hasattr(self.estimator_, attr)
+        return hasattr(self._network_template(), attr)
+
+    return check
+
+
+def layer_epsilons(epsilon, n_layers, mode):
+    """One relative tolerance per layer, validated (scalar or one value per layer)."""
+    eps = np.asarray(epsilon, dtype=float)
+    if eps.ndim == 0:
+        eps = np.full(n_layers, float(eps))
+    elif mode == "cascade":
+        raise ValueError(
+            "mode='cascade' takes a single epsilon for the first layer (later layers get"
+            f" their tolerance from gamma); got {eps.size} values.")
+    if eps.ndim != 1 or eps.size != n_layers:
+        raise ValueError(
+            f"epsilon must be a number or one value per layer ({n_layers} layers for this"
+            f" network); got shape {eps.shape}.")
+    if not np.all(np.isfinite(eps)) or np.any(eps < 0):
+        raise ValueError(f"epsilon must be finite and >= 0; got {eps.tolist()}.")
+    return eps
+
+
+def subsample(X, max_samples, random_state):
+    """Rows of X used as calibration data: all, or ``max_samples`` (int or fraction)."""
+    n = X.shape[0]
+    if max_samples is None:
+        return X
+    k = int(max_samples) if isinstance(max_samples, Integral) else int(np.ceil(max_samples * n))
+    if k >= n:
+        return X
+    rows = np.sort(check_random_state(random_state).choice(n, size=max(k, 1), replace=False))
+    return X[rows]
+
+
+def prune_fitted_network(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
+                         penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
+                         n_jobs=None, verbose=0, warm_starts=None):
+    """Prune a fitted MLP on calibration data ``X`` (a validated float array).
+
+    Returns the pruned stacked weights and one record per layer. Shared by
+    :class:`NetTrimTransformer` and :func:`net_trim`.
+    """
+    weights = stacked_weights(mlp)
+    dtype = np.result_type(X.dtype, np.float32)
+    weights = [W.astype(dtype, copy=False) for W in weights]
+    X = X.astype(dtype, copy=False)
+    kinds = layer_kinds(mlp)
+    eps = layer_epsilons(epsilon, len(weights), mode)
+    solver_options = {"max_iter": max_iter, "tol": tol} if solver == "admm" else {}
+    options = dict(solver=solver, solver_options=solver_options,
+                   penalize_intercept=penalize_intercept, polish=polish)
+    activation = hidden_activation(mlp)
+    if mode == "parallel":
+        inputs = layer_inputs(weights, X, activation)
+        return prune_parallel(weights, inputs, kinds, eps, n_jobs=n_jobs, verbose=verbose,
+                              warm_starts=warm_starts, **options)
+    return prune_cascade(weights, X, kinds, float(eps[0]), activation, gamma=gamma,
+                         verbose=verbose, warm_starts=warm_starts, **options)
+
+
+def overall_sparsity(records):
+    """Fraction of zero non-intercept weights over all layers."""
+    total = sum(r["shape"][0] * r["shape"][1] for r in records)
+    kept = sum(r["nnz_after"] for r in records)
+    return 1.0 - kept / total if total else 0.0
+
+
+class NetTrimTransformer(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
+    """Prune a scikit-learn MLP with Net-Trim, layer by layer, by convex programs.
+
+    For every layer, Net-Trim finds the sparsest weights (smallest l1 norm) that keep the
+    layer's outputs on the calibration data within ``epsilon`` (relative, Frobenius norm)
+    of the original outputs. ``fit`` trains a clone of ``estimator`` on ``(X, y)`` and
+    prunes it on ``X``; to prune a network that is already trained, wrap it:
+    ``NetTrimTransformer(FrozenEstimator(mlp)).fit(X)``. The pruned network is
+    ``estimator_``, a plain fitted MLP; prediction methods delegate to it, and
+    ``transform`` keeps the input features that still have a non-zero first-layer weight.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier, MLPRegressor, FrozenEstimator of one, or None
+        The network to train and prune. ``None`` means a small ``MLPClassifier`` with one
+        hidden layer of 8 units and ``random_state=0``.
+    epsilon : float or array-like of shape (n_layers,), default=0.05
+        Relative tolerance per layer: ``||outputs(U) - outputs(W)||_F <= epsilon *
+        ||outputs(W)||_F`` on the calibration data. 0 keeps the outputs exactly; at 1 a
+        ReLU layer may be pruned away entirely. In cascade mode, the tolerance of the
+        first layer.
+    mode : {"parallel", "cascade"}, default="parallel"
+        ``"parallel"`` prunes every layer against the original network's activations
+        (independent, solved concurrently). ``"cascade"`` prunes layer after layer, each
+        seeing the pruned layers before it; later layers come out sparser.
+    solver : {"admm", "cvxpy"}, default="admm"
+        ``"admm"`` is the fast batched solver; ``"cvxpy"`` (CLARABEL, then SCS) is the
+        slow reference, for small layers.
+    gamma : float, default=1.1
+        Cascade mode: layer ``l >= 2`` may use ``gamma`` times the squared error it
+        inherits. The final error is at most ``epsilon * sqrt(gamma ** (n_layers - 1))``
+        relative to the first layer's outputs. Must be >= 1.
+    penalize_intercept : bool, default=False
+        Whether intercepts are part of the l1 objective (True is the authors' program).
+    polish : bool, default=True
+        After the l1 solve, refit the kept weights of each neuron to the original outputs
+        within the same constraints (every guarantee still holds; accuracy improves at
+        high sparsity).
+    max_samples : int, float or None, default=None
+        Calibration rows used for pruning: all (None), a number, or a fraction of ``X``,
+        drawn with ``random_state``. Each layer's program is O(n_samples * width) in memory.
+    max_iter : int, default=2000
+        Iteration cap of the ADMM solver (a ConvergenceWarning tells when it is reached).
+    tol : float, default=1e-3
+        Relative tolerance of the ADMM primal and dual residuals.
+    n_jobs : int or None, default=None
+        Layers solved concurrently in parallel mode, through joblib.
+    verbose : int, default=0
+        If > 0, print one line per layer as it finishes.
+    random_state : int, RandomState instance or None, default=None
+        Draws the ``max_samples`` subsample.
+
+    Attributes
+    ----------
+    estimator_ : MLPClassifier or MLPRegressor
+        The pruned network (picklable and usable without this package).
+    layer_stats_ : list of dict
+        Per layer: ``shape``, ``nnz_before``, ``nnz_after``, ``sparsity``, ``eps_abs``,
+        ``relative_error``, ``violation``, ``n_iter``, ``converged``, ``seconds`` and more.
+    sparsity_ : float
+        Fraction of zero non-intercept weights over all layers.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` has feature names.
+    classes_ : ndarray
+        Only when the network is a classifier.
+
+    See Also
+    --------
+    net_trim : The same pruning as a function of a fitted network.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.neural_network import MLPClassifier
+    >>> from sklearn_nettrim import NetTrimTransformer
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = X / 16
+    >>> mlp = MLPClassifier(hidden_layer_sizes=(32,), max_iter=300, random_state=0)
+    >>> trim = NetTrimTransformer(mlp, epsilon=0.1).fit(X, y)
+    >>> trim.sparsity_ > 0.3
+    True
+    >>> trim.score(X, y) > 0.9
+    True
+    """
+
+    _parameter_constraints = {
+        "estimator": [BaseEstimator, None],
+        "epsilon": [Interval(Real, 0, None, closed="left"), "array-like"],
+        "mode": [StrOptions({"parallel", "cascade"})],
+        "solver": [StrOptions(set(SOLVERS))],
+        "gamma": [Interval(Real, 1, None, closed="left")],
+        "penalize_intercept": ["boolean"],
+        "polish": ["boolean"],
+        "max_samples": [Interval(Integral, 1, None, closed="left"),
+                        Interval(Real, 0, 1, closed="right"), None],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, estimator=None, *, epsilon=0.05, mode="parallel", solver="admm",
+                 gamma=1.1, penalize_intercept=False, polish=True, max_samples=None,
+                 max_iter=2000, tol=1e-3, n_jobs=None, verbose=0, random_state=None):
+        self.estimator = estimator
+        self.epsilon = epsilon
+        self.mode = mode
+        self.solver = solver
+        self.gamma = gamma
+        self.penalize_intercept = penalize_intercept
+        self.polish = polish
+        self.max_samples = max_samples
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _network_template(self):
+        """The network as given (the MLP inside a FrozenEstimator), or the default."""
+        estimator = default_network() if self.estimator is None else self.estimator
+        if isinstance(estimator, FrozenEstimator):
+            return estimator.estimator
+        return estimator
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        network = self._network_template()
+        try:
+            network_tags = network.__sklearn_tags__()
+        except AttributeError:  # not an estimator: fit will say so
+            return tags
+        tags.estimator_type = network_tags.estimator_type
+        tags.classifier_tags = network_tags.classifier_tags
+        tags.regressor_tags = network_tags.regressor_tags
+        tags.target_tags.required = not isinstance(self.estimator, FrozenEstimator)
+        tags.input_tags.sparse = network_tags.input_tags.sparse
+        return tags
+
+    def _fitted_network(self, X, y, fit_params):
+        """Train a clone of the network on (X, y), or return the frozen fitted one."""
+        estimator = default_network() if self.estimator is None else self.estimator
+        network = check_supported_estimator(estimator)
+        if isinstance(estimator, FrozenEstimator):
+            check_is_fitted(network, msg=(
+                "The network inside FrozenEstimator is not fitted: train it first, or pass"
+                " the unfitted MLP itself so that NetTrimTransformer trains it on (X, y)."))
+            if network.n_features_in_ != X.shape[1]:
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but the frozen network was trained on"
+                    f" {network.n_features_in_} features.")
+            return network
+        if y is None:
+            raise ValueError(
+                "y is required: NetTrimTransformer trains the network on (X, y) before"
+                " pruning it. To prune an already trained network, pass"
+                " FrozenEstimator(mlp) and call fit(X).")
+        return clone(network).fit(X, y, **fit_params)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None, **fit_params):
+        """Train the network on ``(X, y)`` (unless frozen) and prune it on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training and calibration data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+            Targets; needed unless the estimator is a fitted network in FrozenEstimator.
+        **fit_params : dict
+            Passed to the network's ``fit``.
+
+        Returns
+        -------
+        self : object
+        """
+        estimator = default_network() if self.estimator is None else self.estimator
+        check_supported_estimator(estimator)
+        X_checked = validate_data(self, X, dtype=[np.float64, np.float32], reset=True)
+        network = self._fitted_network(X, y, fit_params)
+        if hasattr(network, "classes_"):
+            self.classes_ = network.classes_
+        calibration = subsample(X_checked, self.max_samples, self.random_state)
+        weights, records = prune_fitted_network(
+            network, calibration, epsilon=self.epsilon, mode=self.mode, solver=self.solver,
+            gamma=self.gamma, penalize_intercept=self.penalize_intercept, polish=self.polish,
+            max_iter=self.max_iter, tol=self.tol, n_jobs=self.n_jobs, verbose=self.verbose)
+        self.estimator_ = with_weights(network, weights)
+        self.layer_stats_ = records
+        self.sparsity_ = overall_sparsity(records)
+        return self
+
+    def _checked(self, X):
+        check_is_fitted(self)
+        validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return X
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict with the pruned network."""
+        return self.estimator_.predict(self._checked(X))
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities of the pruned network."""
+        return self.estimator_.predict_proba(self._checked(X))
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities of the pruned network."""
+        return self.estimator_.predict_log_proba(self._checked(X))
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the pruned network."""
+        return self.estimator_.decision_function(self._checked(X))
+
+    @available_if(_estimator_has("score"))
+    def score(self, X, y, sample_weight=None):
+        """Score of the pruned network (accuracy for a classifier, R^2 for a regressor)."""
+        return self.estimator_.score(self._checked(X), y, sample_weight=sample_weight)
+
+    def _get_support_mask(self):
+        check_is_fitted(self)
+        return np.any(self.estimator_.coefs_[0] != 0, axis=1)
+
+
+def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
+             penalize_intercept=False, polish=True, max_samples=None, max_iter=2000,
+             tol=1e-3, n_jobs=None, verbose=0, random_state=None):
+    """Return a pruned copy of a fitted MLP (the original is not modified).
+
+    Parameters
+    ----------
+    mlp : MLPClassifier or MLPRegressor
+        A fitted network.
+    X : array-like of shape (n_samples, n_features)
+        Calibration data.
+    epsilon, mode, solver, gamma, penalize_intercept, polish, max_samples, max_iter, tol,\
+n_jobs, verbose, random_state
+        As in :class:`NetTrimTransformer`.
+
+    Returns
+    -------
+    pruned : MLPClassifier or MLPRegressor
+        A fitted network of the same class with sparse weights.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.neural_network import MLPClassifier
+    >>> from sklearn.preprocessing import scale
+    >>> from sklearn_nettrim import net_trim
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = scale(X)
+    >>> mlp = MLPClassifier(hidden_layer_sizes=(16,), max_iter=500, random_state=0).fit(X, y)
+    >>> pruned = net_trim(mlp, X, epsilon=0.1)
+    >>> (pruned.coefs_[0] == 0).mean() > 0.3
+    True
+    """
+    trim = NetTrimTransformer(
+        FrozenEstimator(mlp), epsilon=epsilon, mode=mode, solver=solver, gamma=gamma,
+        penalize_intercept=penalize_intercept, polish=polish, max_samples=max_samples,
+        max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose, random_state=random_state)
+    return trim.fit(X).estimator_
