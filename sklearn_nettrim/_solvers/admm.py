@@ -17,38 +17,48 @@ from scipy import linalg
 NAME = "admm"
 
 
-def _ball_projection(D, center, radius, mask=None):
-    """Project ``D`` (on ``mask``) onto the Frobenius ball of ``radius`` around ``center``."""
-    diff = D - center
-    if mask is not None:
-        diff = np.where(mask, diff, 0)
-    norm = float(np.linalg.norm(diff))
-    if norm > radius:
-        # radius == 0 and norm == 0 never get here: no 0/0.
-        diff *= radius / norm
-    return center + diff
-
-
 class _ReluSet:
-    """Omega: ball around Y; Omega^c: clip to <= V."""
+    """Omega: the Frobenius ball around Y; Omega^c: clip to <= V (0 in parallel mode).
+
+    Projections write into preallocated buffers: on real layers the elementwise work on
+    the n_samples x n_outputs matrices costs more than the two products with A, and
+    fresh temporaries of that size cost page faults on every iteration.
+    """
 
     def __init__(self, Y, omega, V, radius):
-        self.Y, self.omega, self.radius = Y, omega, radius
-        self.V = np.zeros_like(Y) if V is None else V
+        dtype = Y.dtype
+        self.on = omega.astype(dtype)
+        self.off = (~omega).astype(dtype)
+        self.Y = Y * self.on
+        self.V = 0 if V is None else V
+        self.radius = radius
 
-    def project(self, D):
-        inside = _ball_projection(D, self.Y, self.radius, self.omega)
-        return np.where(self.omega, inside, np.minimum(D, self.V))
+    def project_into(self, D, out, work):
+        np.subtract(D, self.Y, out=work)
+        work *= self.on
+        norm = np.sqrt(float(np.vdot(work, work)))
+        if norm > self.radius:  # radius == 0 and norm == 0 never get here: no 0/0
+            work *= self.radius / norm
+        work += self.Y
+        np.minimum(D, self.V, out=out)
+        out *= self.off
+        out += work
+        return out
 
 
 class _BallSet:
-    """All entries: ball around T (the QR-reduced linear program)."""
+    """All entries: the Frobenius ball around T (the QR-reduced linear program)."""
 
     def __init__(self, T, radius):
         self.T, self.radius = T, radius
 
-    def project(self, D):
-        return _ball_projection(D, self.T, self.radius)
+    def project_into(self, D, out, work):
+        np.subtract(D, self.T, out=work)
+        norm = np.sqrt(float(np.vdot(work, work)))
+        if norm > self.radius:
+            work *= self.radius / norm
+        np.add(self.T, work, out=out)
+        return out
 
 
 def _inverse_spd(G):
@@ -68,7 +78,7 @@ def _soft_threshold(X, thresholds):
 
 
 def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
-          adaptive_rho=True, check_every=10):
+          adaptive_rho=True, alpha=1.6, check_every=10, dual_tol=None):
     """Solve ``program`` with batched ADMM.
 
     Parameters
@@ -79,11 +89,18 @@ def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
     max_iter : int
         Iteration cap; reaching it returns ``converged=False``.
     tol : float
-        Relative tolerance on the primal and dual residuals (both must pass).
+        Relative tolerance of the primal residual, measured against the smaller of the
+        iterates' size and ``eps_abs`` (so the outputs end within ``eps_abs * (1 + tol)``).
+    dual_tol : float or None
+        Relative tolerance of the dual residual; ``None`` means ``10 * tol``. The dual
+        residual tracks the support still moving; on digits and MNIST layers the l1
+        objective was within 0.05% of cvxpy's when it reached ``1e-2``.
     rho : float or None
         Initial penalty; ``None`` picks one from the scale of the weights.
     adaptive_rho : bool
         Residual balancing (Boyd et al. 2011, section 3.4.1).
+    alpha : float
+        Over-relaxation factor in (0, 2); 1 is plain ADMM.
     check_every : int
         Residuals cost an extra product with ``A``; they are measured every few iterations.
 
@@ -122,7 +139,9 @@ def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
     U = (program.W if warm_start is None else np.asarray(warm_start)).astype(dtype, copy=True)
     U /= d[:, None]
     S = U.copy()
-    Z = cset.project(A @ U)
+    AU = A @ U
+    D, work = np.empty_like(AU), np.empty_like(AU)
+    Z = cset.project_into(AU, np.empty_like(AU), work)
     Lz = np.zeros_like(Z)
     Ls = np.zeros_like(U)
     if rho is None:
@@ -134,34 +153,50 @@ def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         rho = float(np.median(d[:-1][ok] / (0.1 * kappa * typical[ok]))) if ok.any() else 1.0
     rho0 = rho
     thresholds = (l1_weights / kappa)[:, None].astype(dtype)
+    # A dual scale for when the optimum has (almost) no penalised weights and the duals
+    # vanish: a thousandth of the norm of a full l1 subgradient.
+    dual_floor = 1e-3 * float(np.linalg.norm(l1_weights)) * np.sqrt(U.shape[1])
+    dual_tol = 10 * tol if dual_tol is None else dual_tol
+    m = Z.shape[1]
     converged = False
     r_norm = s_norm = np.inf
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        U = G_inv @ (A.T @ (Z - Lz) + kappa * (S - Ls))
-        AU = A @ U
         measure = n_iter % check_every == 0 or n_iter == max_iter
+        np.subtract(Z, Lz, out=work)
+        U = G_inv @ (A.T @ work + kappa * (S - Ls))
+        np.matmul(A, U, out=AU)
+        # D = relaxed A U + Lz (over-relaxation: Boyd et al. 2011, section 3.4.3).
+        np.multiply(AU, alpha, out=D)
+        if alpha != 1:
+            np.multiply(Z, 1 - alpha, out=work)
+            D += work
+        D += Lz
         if measure:
-            Z_old, S_old = Z, S
-        Z = cset.project(AU + Lz)
-        S = _soft_threshold(U + Ls, thresholds / rho)
-        Rz = AU - Z
-        Rs = U - S
-        Lz += Rz
-        Ls += Rs
+            Z_old, S_old = Z.copy(), S
+        cset.project_into(D, Z, work)
+        np.subtract(D, Z, out=Lz)  # Lz + relaxed A U - Z
+        U_hat = alpha * U + (1 - alpha) * S
+        S = _soft_threshold(U_hat + Ls, thresholds / rho)
+        Ls += U_hat - S
         if not measure:
             continue
+        Rz = AU - Z
+        Rs = U - S
         r_norm = np.sqrt(np.vdot(Rz, Rz) + kappa * np.vdot(Rs, Rs))
         both = A.T @ np.hstack([Z - Z_old, Lz])
-        m = Z.shape[1]
         s_norm = rho * float(np.linalg.norm(both[:, :m] + kappa * (S - S_old)))
-        eps_pri = tol * max(np.sqrt(np.vdot(AU, AU) + kappa * np.vdot(U, U)),
-                            np.sqrt(np.vdot(Z, Z) + kappa * np.vdot(S, S)), 1e-30)
+        scale_pri = max(np.sqrt(np.vdot(AU, AU) + kappa * np.vdot(U, U)),
+                        np.sqrt(np.vdot(Z, Z) + kappa * np.vdot(S, S)))
+        # Relative to the tolerance itself when it is the smaller: the returned weights
+        # must keep the outputs within eps_abs * (1 + tol), not within tol * ||Y||.
+        eps_pri = tol * max(min(scale_pri, cset.radius) if cset.radius > 0 else scale_pri,
+                            1e-30)
         # U carries no cost, so A^T y_z + kappa y_s -> 0 at the optimum and Boyd's
         # relative dual scale degenerates (it equals the dual residual itself); the two
         # terms' own sizes are the scale instead.
-        eps_dual = tol * rho * max(float(np.linalg.norm(both[:, m:])),
-                                   kappa * float(np.linalg.norm(Ls)), 1e-30)
+        eps_dual = dual_tol * max(rho * float(np.linalg.norm(both[:, m:])),
+                                  rho * kappa * float(np.linalg.norm(Ls)), dual_floor)
         if r_norm <= eps_pri and s_norm <= eps_dual:
             converged = True
             break
