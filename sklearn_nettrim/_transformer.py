@@ -1,9 +1,10 @@
 """NetTrimTransformer: a meta-estimator that trains (or takes) an MLP and prunes it."""
 
-import copy
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.feature_selection import SelectorMixin
 from sklearn.frozen import FrozenEstimator
@@ -85,6 +86,10 @@ def prune_fitted_network(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm"
     X = X.astype(dtype, copy=False)
     kinds = layer_kinds(mlp)
     eps = layer_epsilons(epsilon, len(weights), mode)
+    if any(e >= 1 and kind == "relu" for e, kind in zip(eps, kinds)):
+        warnings.warn(
+            "epsilon >= 1 on a ReLU layer: all-zero weights meet the tolerance, so the"
+            " layer may be pruned away entirely.", UserWarning, stacklevel=3)
     solver_options = {"max_iter": max_iter, "tol": tol} if solver == "admm" else {}
     options = dict(solver=solver, solver_options=solver_options,
                    penalize_intercept=penalize_intercept, polish=polish)
@@ -165,6 +170,8 @@ class NetTrimTransformer(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         ``relative_error``, ``violation``, ``n_iter``, ``converged``, ``seconds`` and more.
     sparsity_ : float
         Fraction of zero non-intercept weights over all layers.
+    n_iter_ : int
+        The largest number of solver iterations over the layers.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` has feature names.
@@ -260,8 +267,8 @@ class NetTrimTransformer(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             return network
         if y is None:
             raise ValueError(
-                "y is required: NetTrimTransformer trains the network on (X, y) before"
-                " pruning it. To prune an already trained network, pass"
+                f"{type(self).__name__} requires y to be passed, but the target y is None:"
+                " it trains the network on (X, y) before pruning it. To prune an already trained network, pass"
                 " FrozenEstimator(mlp) and call fit(X).")
         return clone(network).fit(X, y, **fit_params)
 
@@ -284,11 +291,15 @@ class NetTrimTransformer(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         """
         estimator = default_network() if self.estimator is None else self.estimator
         check_supported_estimator(estimator)
-        X_checked = validate_data(self, X, dtype=[np.float64, np.float32], reset=True)
+        X_checked = validate_data(self, X, accept_sparse=["csr", "csc"],
+                                  dtype=[np.float64, np.float32], reset=True)
         network = self._fitted_network(X, y, fit_params)
         if hasattr(network, "classes_"):
             self.classes_ = network.classes_
         calibration = subsample(X_checked, self.max_samples, self.random_state)
+        if sp.issparse(calibration):
+            # The layer programs are dense (n_samples x n_inputs) in any case.
+            calibration = calibration.toarray()
         weights, records = prune_fitted_network(
             network, calibration, epsilon=self.epsilon, mode=self.mode, solver=self.solver,
             gamma=self.gamma, penalize_intercept=self.penalize_intercept, polish=self.polish,
@@ -296,37 +307,44 @@ class NetTrimTransformer(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self.estimator_ = with_weights(network, weights)
         self.layer_stats_ = records
         self.sparsity_ = overall_sparsity(records)
+        self.n_iter_ = max(r["n_iter"] for r in records)
         return self
 
     def _checked(self, X):
         check_is_fitted(self)
-        validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        validate_data(self, X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32],
+                      reset=False)
         return X
 
     @available_if(_estimator_has("predict"))
     def predict(self, X):
         """Predict with the pruned network."""
-        return self.estimator_.predict(self._checked(X))
+        X = self._checked(X)
+        return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
         """Class probabilities of the pruned network."""
-        return self.estimator_.predict_proba(self._checked(X))
+        X = self._checked(X)
+        return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
         """Log class probabilities of the pruned network."""
-        return self.estimator_.predict_log_proba(self._checked(X))
+        X = self._checked(X)
+        return self.estimator_.predict_log_proba(X)
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
         """Decision function of the pruned network."""
-        return self.estimator_.decision_function(self._checked(X))
+        X = self._checked(X)
+        return self.estimator_.decision_function(X)
 
     @available_if(_estimator_has("score"))
     def score(self, X, y, sample_weight=None):
         """Score of the pruned network (accuracy for a classifier, R^2 for a regressor)."""
-        return self.estimator_.score(self._checked(X), y, sample_weight=sample_weight)
+        X = self._checked(X)
+        return self.estimator_.score(X, y, sample_weight=sample_weight)
 
     def _get_support_mask(self):
         check_is_fitted(self)
@@ -363,7 +381,7 @@ n_jobs, verbose, random_state
     >>> X = scale(X)
     >>> mlp = MLPClassifier(hidden_layer_sizes=(16,), max_iter=500, random_state=0).fit(X, y)
     >>> pruned = net_trim(mlp, X, epsilon=0.1)
-    >>> (pruned.coefs_[0] == 0).mean() > 0.3
+    >>> bool((pruned.coefs_[0] == 0).mean() > 0.3)
     True
     """
     trim = NetTrimTransformer(
