@@ -138,9 +138,12 @@ class NetTrimTransformer(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         ``"admm"`` is the fast batched solver; ``"cvxpy"`` (CLARABEL, then SCS) is the
         slow reference, for small layers.
     gamma : float, default=1.1
-        Cascade mode: layer ``l >= 2`` may use ``gamma`` times the squared error it
-        inherits. The final error is at most ``epsilon * sqrt(gamma ** (n_layers - 1))``
-        relative to the first layer's outputs. Must be >= 1.
+        Cascade mode: layer ``l >= 2`` may use ``gamma`` times the squared error its
+        original weights make on the pruned input. Must be >= 1. The error of the pruned
+        network's outputs is then at most ``eps_1 * prod_l sqrt(gamma) ||W_l||_2`` over
+        the later layers (``eps_1 = epsilon * ||Y_1||_F``, ``||W_l||_2`` the spectral
+        norm): the ``eps_1 * sqrt(gamma ** (L - 1))`` often quoted holds only when every
+        later layer is a contraction.
     penalize_intercept : bool, default=False
         Whether intercepts are part of the l1 objective (True is the authors' program).
     polish : bool, default=True
