@@ -57,6 +57,8 @@ def polish_on_support(program, U):
         target = _lstsq(A_s[on], Y[on, m])
         delta = target - U[rows, m]
         off = ~on
-        step = _largest_step(A_s[off] @ U[rows, m], A_s[off] @ delta, V[off, m]) if off.any() else 1.0
+        step = 1.0
+        if off.any():
+            step = _largest_step(A_s[off] @ U[rows, m], A_s[off] @ delta, V[off, m])
         U[rows, m] += step * delta
     return U

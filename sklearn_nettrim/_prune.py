@@ -3,7 +3,8 @@
 Works on stacked weight arrays (see ``_network``). Parallel mode sends one job per layer
 through :class:`sklearn.utils.parallel.Parallel`, so ``n_jobs`` and a user's
 ``joblib.parallel_config(backend=...)`` decide where layers are solved; each job carries
-that layer's arrays only.
+that layer's arrays only. Every function here prunes along a grid of tolerances at once
+(a single pruning is a grid of one), each solve warm-started from its neighbour's.
 """
 
 import time
@@ -21,11 +22,13 @@ def _nnz_body(U):
     return int(np.count_nonzero(U[:-1]))
 
 
-def _solve_job(index, inputs, weights, *, kind, epsilon, relative=True, targets=None,
+def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=None,
                upper_bound=None, penalize_intercept=False, solver="admm",
                solver_options=None, warm_start=None, polish=False):
-    """Build and solve one layer's program; return ``(index, weights, record)``.
+    """Build and solve one layer's program.
 
+    Returns ``(weights, l1_weights, record)``: the final (maybe polished) weights, the
+    l1 solution (the warm start for the next point of a path) and the layer's record.
     Runs in a worker: it does not warn (warnings do not cross process boundaries), the
     caller does, from the record.
     """
@@ -34,8 +37,7 @@ def _solve_job(index, inputs, weights, *, kind, epsilon, relative=True, targets=
                            penalize_intercept=penalize_intercept)
     solution = solve_layer(program, solver, warm_start=warm_start, warn=False,
                            **(solver_options or {}))
-    U, check = solution.weights, solution.check
-    seconds = solution.seconds
+    U, check, seconds = solution.weights, solution.check, solution.seconds
     if polish:
         from ._polish import polish_on_support
 
@@ -49,6 +51,8 @@ def _solve_job(index, inputs, weights, *, kind, epsilon, relative=True, targets=
         "kind": kind,
         "shape": tuple(weights[:-1].shape),
         "n_samples": program.n_samples,
+        "epsilon": float(epsilon) if relative else float(epsilon) / max(program.target_norm,
+                                                                        np.finfo(float).tiny),
         "nnz_before": _nnz_body(weights),
         "nnz_after": _nnz_body(U),
         "sparsity": 1.0 - _nnz_body(U) / n_body if n_body else 0.0,
@@ -65,10 +69,22 @@ def _solve_job(index, inputs, weights, *, kind, epsilon, relative=True, targets=
         "polished": bool(polish),
         "seconds": seconds,
     }
-    return index, U, record
+    return U, solution.weights, record
 
 
-def _report(record, verbose):
+def _layer_path_job(index, inputs, weights, epsilons, *, warm_start=None, **options):
+    """One layer along a grid of relative tolerances, each solve warm-started."""
+    results = []
+    for epsilon in epsilons:
+        U, U_l1, record = _solve_one(index, inputs, weights, epsilon=epsilon,
+                                     warm_start=warm_start, **options)
+        results.append((U, U_l1, record))
+        warm_start = U_l1
+    return index, results
+
+
+def report(record, verbose):
+    """Warn about a layer that did not converge; print its line if ``verbose``."""
     if record["converged"] is False:
         warnings.warn(
             f"Net-Trim layer {record['layer']} ({record['kind']}, shape {record['shape']}):"
@@ -84,39 +100,51 @@ def _report(record, verbose):
 
 
 def prune_parallel(weights, inputs, kinds, epsilons, *, n_jobs=None, verbose=0,
-                   warm_starts=None, **job_options):
-    """Prune every layer against the original network's activations, concurrently."""
-    warm_starts = warm_starts or [None] * len(weights)
+                   warm_starts=None, **options):
+    """Prune every layer against the original network's activations, concurrently.
+
+    ``epsilons`` has shape (n_layers, n_points): each layer's relative tolerances along
+    the path. Returns, per path point, the list of pruned layer weights, the list of
+    l1 solutions and the list of records.
+    """
+    epsilons = np.atleast_2d(np.asarray(epsilons, dtype=float))
+    n_layers, n_points = len(weights), epsilons.shape[1]
+    warm_starts = warm_starts or [None] * n_layers
     jobs = (
-        delayed(_solve_job)(i, inputs[i], weights[i], kind=kinds[i], epsilon=epsilons[i],
-                            warm_start=warm_starts[i], **job_options)
-        for i in range(len(weights))
+        delayed(_layer_path_job)(i, inputs[i], weights[i], epsilons[i], kind=kinds[i],
+                                 warm_start=warm_starts[i], **options)
+        for i in range(n_layers)
     )
-    pruned, records = [None] * len(weights), [None] * len(weights)
-    for i, U, record in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs):
-        pruned[i], records[i] = U, record
-        _report(record, verbose)
-    return pruned, records
+    pruned = [[None] * n_layers for _ in range(n_points)]
+    l1 = [[None] * n_layers for _ in range(n_points)]
+    records = [[None] * n_layers for _ in range(n_points)]
+    for i, results in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs):
+        for k, (U, U_l1, record) in enumerate(results):
+            record["mode"] = "parallel"
+            pruned[k][i], l1[k][i], records[k][i] = U, U_l1, record
+            report(record, verbose)
+    return pruned, l1, records
 
 
 def prune_cascade(weights, X, kinds, epsilon, activation, *, gamma=1.1, verbose=0,
-                  warm_starts=None, **job_options):
+                  warm_starts=None, **options):
     """Prune layer after layer, each seeing the already pruned layers before it.
 
     Layer 1 is as in parallel mode. Layer l >= 2 gets the pruned network's activation as
     input, the original outputs as targets (Omega from them), ``V = A_pruned @ W_l`` on
     Omega^c and ``eps_l^2 = gamma * ||(A_pruned @ W_l - Y_l) on Omega||^2`` (the whole
     residual for a linear layer), so the original ``W_l`` stays feasible.
+    Returns the pruned weights, the l1 solutions and the records of the layers.
     """
     warm_starts = warm_starts or [None] * len(weights)
     original = X
     pruned_input = X
-    pruned, records = [], []
+    pruned, l1, records = [], [], []
     for i, W in enumerate(weights):
         kind = kinds[i]
-        options = dict(job_options, kind=kind, warm_start=warm_starts[i])
+        layer_options = dict(options, kind=kind, warm_start=warm_starts[i])
         if i == 0:
-            _, U, record = _solve_job(i, X, W, epsilon=epsilon, **options)
+            U, U_l1, record = _solve_one(i, X, W, epsilon=epsilon, **layer_options)
         else:
             Z_orig = original @ W[:-1] + W[-1]
             Z_pruned = pruned_input @ W[:-1] + W[-1]
@@ -128,14 +156,15 @@ def prune_cascade(weights, X, kinds, epsilon, activation, *, gamma=1.1, verbose=
             else:
                 targets, residual, upper = Z_orig, Z_pruned - Z_orig, None
             eps_abs = float(np.sqrt(gamma) * np.linalg.norm(residual))
-            _, U, record = _solve_job(i, pruned_input, W, epsilon=eps_abs, relative=False,
-                                      targets=targets, upper_bound=upper, **options)
+            U, U_l1, record = _solve_one(i, pruned_input, W, epsilon=eps_abs, relative=False,
+                                         targets=targets, upper_bound=upper, **layer_options)
         record["mode"] = "cascade"
-        _report(record, verbose)
+        report(record, verbose)
         pruned.append(U)
+        l1.append(U_l1)
         records.append(record)
         if i + 1 < len(weights):
             original = activation(original @ W[:-1] + W[-1]).astype(X.dtype, copy=False)
             pruned_input = activation(pruned_input @ U[:-1] + U[-1]).astype(X.dtype,
                                                                             copy=False)
-    return pruned, records
+    return pruned, l1, records

@@ -4,42 +4,14 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
-from sklearn.feature_selection import SelectorMixin
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.frozen import FrozenEstimator
-from sklearn.neural_network import MLPClassifier
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._network import (
-    check_supported_estimator,
-    hidden_activation,
-    layer_inputs,
-    layer_kinds,
-    stacked_weights,
-    with_weights,
-)
-from ._prune import prune_cascade, prune_parallel
+from ._base import PrunedNetworkMixin
+from ._network import layer_kinds
+from ._path import prune_grid
 from ._solvers import SOLVERS
-
-
-def default_network():
-    """The network used when ``estimator=None``: small, quick and deterministic."""
-    return MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, random_state=0)
-
-
-def _estimator_has(attr):
-    """Delegate ``attr`` only where the (fitted or given) network has it."""
-
-    def check(self):
-        if hasattr(self, "estimator_"):
-            return hasattr(self.estimator_, attr)
-        return hasattr(self._network_template(), attr)
-
-    return check
 
 
 def layer_epsilons(epsilon, n_layers, mode):
@@ -60,56 +32,23 @@ def layer_epsilons(epsilon, n_layers, mode):
     return eps
 
 
-def subsample(X, max_samples, random_state):
-    """Rows of X used as calibration data: all, or ``max_samples`` (int or fraction)."""
-    n = X.shape[0]
-    if max_samples is None:
-        return X
-    k = int(max_samples) if isinstance(max_samples, Integral) else int(np.ceil(max_samples * n))
-    if k >= n:
-        return X
-    rows = np.sort(check_random_state(random_state).choice(n, size=max(k, 1), replace=False))
-    return X[rows]
-
-
-def prune_fitted_network(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
-                         penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
-                         n_jobs=None, verbose=0, warm_starts=None):
+def prune_fitted_network(mlp, X, *, epsilon=0.05, mode="parallel", **options):
     """Prune a fitted MLP on calibration data ``X`` (a validated float array).
 
     Returns the pruned stacked weights and one record per layer. Shared by
     :class:`NetTrimTransformer` and :func:`net_trim`.
     """
-    weights = stacked_weights(mlp)
-    dtype = np.result_type(X.dtype, np.float32)
-    weights = [W.astype(dtype, copy=False) for W in weights]
-    X = X.astype(dtype, copy=False)
     kinds = layer_kinds(mlp)
-    eps = layer_epsilons(epsilon, len(weights), mode)
+    eps = layer_epsilons(epsilon, len(kinds), mode)
     if any(e >= 1 and kind == "relu" for e, kind in zip(eps, kinds)):
         warnings.warn(
             "epsilon >= 1 on a ReLU layer: all-zero weights meet the tolerance, so the"
             " layer may be pruned away entirely.", UserWarning, stacklevel=3)
-    solver_options = {"max_iter": max_iter, "tol": tol} if solver == "admm" else {}
-    options = dict(solver=solver, solver_options=solver_options,
-                   penalize_intercept=penalize_intercept, polish=polish)
-    activation = hidden_activation(mlp)
-    if mode == "parallel":
-        inputs = layer_inputs(weights, X, activation)
-        return prune_parallel(weights, inputs, kinds, eps, n_jobs=n_jobs, verbose=verbose,
-                              warm_starts=warm_starts, **options)
-    return prune_cascade(weights, X, kinds, float(eps[0]), activation, gamma=gamma,
-                         verbose=verbose, warm_starts=warm_starts, **options)
+    [(weights, records)] = prune_grid(mlp, X, eps[:, None], mode=mode, **options)
+    return weights, records
 
 
-def overall_sparsity(records):
-    """Fraction of zero non-intercept weights over all layers."""
-    total = sum(r["shape"][0] * r["shape"][1] for r in records)
-    kept = sum(r["nnz_after"] for r in records)
-    return 1.0 - kept / total if total else 0.0
-
-
-class NetTrimTransformer(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
+class NetTrimTransformer(PrunedNetworkMixin):
     """Prune a scikit-learn MLP with Net-Trim, layer by layer, by convex programs.
 
     For every layer, Net-Trim finds the sparsest weights (smallest l1 norm) that keep the
@@ -234,47 +173,6 @@ class NetTrimTransformer(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self.verbose = verbose
         self.random_state = random_state
 
-    def _network_template(self):
-        """The network as given (the MLP inside a FrozenEstimator), or the default."""
-        estimator = default_network() if self.estimator is None else self.estimator
-        if isinstance(estimator, FrozenEstimator):
-            return estimator.estimator
-        return estimator
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        network = self._network_template()
-        try:
-            network_tags = network.__sklearn_tags__()
-        except AttributeError:  # not an estimator: fit will say so
-            return tags
-        tags.estimator_type = network_tags.estimator_type
-        tags.classifier_tags = network_tags.classifier_tags
-        tags.regressor_tags = network_tags.regressor_tags
-        tags.target_tags.required = not isinstance(self.estimator, FrozenEstimator)
-        tags.input_tags.sparse = network_tags.input_tags.sparse
-        return tags
-
-    def _fitted_network(self, X, y, fit_params):
-        """Train a clone of the network on (X, y), or return the frozen fitted one."""
-        estimator = default_network() if self.estimator is None else self.estimator
-        network = check_supported_estimator(estimator)
-        if isinstance(estimator, FrozenEstimator):
-            check_is_fitted(network, msg=(
-                "The network inside FrozenEstimator is not fitted: train it first, or pass"
-                " the unfitted MLP itself so that NetTrimTransformer trains it on (X, y)."))
-            if network.n_features_in_ != X.shape[1]:
-                raise ValueError(
-                    f"X has {X.shape[1]} features, but the frozen network was trained on"
-                    f" {network.n_features_in_} features.")
-            return network
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None:"
-                " it trains the network on (X, y) before pruning it. To prune an already trained network, pass"
-                " FrozenEstimator(mlp) and call fit(X).")
-        return clone(network).fit(X, y, **fit_params)
-
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, **fit_params):
         """Train the network on ``(X, y)`` (unless frozen) and prune it on ``X``.
@@ -292,67 +190,13 @@ class NetTrimTransformer(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         -------
         self : object
         """
-        estimator = default_network() if self.estimator is None else self.estimator
-        check_supported_estimator(estimator)
-        X_checked = validate_data(self, X, accept_sparse=["csr", "csc"],
-                                  dtype=[np.float64, np.float32], reset=True)
-        network = self._fitted_network(X, y, fit_params)
-        if hasattr(network, "classes_"):
-            self.classes_ = network.classes_
-        calibration = subsample(X_checked, self.max_samples, self.random_state)
-        if sp.issparse(calibration):
-            # The layer programs are dense (n_samples x n_inputs) in any case.
-            calibration = calibration.toarray()
+        network, calibration = self._validated_fit_data(X, y, fit_params)
         weights, records = prune_fitted_network(
             network, calibration, epsilon=self.epsilon, mode=self.mode, solver=self.solver,
             gamma=self.gamma, penalize_intercept=self.penalize_intercept, polish=self.polish,
             max_iter=self.max_iter, tol=self.tol, n_jobs=self.n_jobs, verbose=self.verbose)
-        self.estimator_ = with_weights(network, weights)
-        self.layer_stats_ = records
-        self.sparsity_ = overall_sparsity(records)
-        self.n_iter_ = max(r["n_iter"] for r in records)
+        self._set_pruned(network, weights, records)
         return self
-
-    def _checked(self, X):
-        check_is_fitted(self)
-        validate_data(self, X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32],
-                      reset=False)
-        return X
-
-    @available_if(_estimator_has("predict"))
-    def predict(self, X):
-        """Predict with the pruned network."""
-        X = self._checked(X)
-        return self.estimator_.predict(X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities of the pruned network."""
-        X = self._checked(X)
-        return self.estimator_.predict_proba(X)
-
-    @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X):
-        """Log class probabilities of the pruned network."""
-        X = self._checked(X)
-        return self.estimator_.predict_log_proba(X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """Decision function of the pruned network."""
-        X = self._checked(X)
-        return self.estimator_.decision_function(X)
-
-    @available_if(_estimator_has("score"))
-    def score(self, X, y, sample_weight=None):
-        """Score of the pruned network (accuracy for a classifier, R^2 for a regressor)."""
-        X = self._checked(X)
-        return self.estimator_.score(X, y, sample_weight=sample_weight)
-
-    def _get_support_mask(self):
-        check_is_fitted(self)
-        return np.any(self.estimator_.coefs_[0] != 0, axis=1)
-
 
 def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
              penalize_intercept=False, polish=True, max_samples=None, max_iter=2000,

@@ -126,7 +126,6 @@ def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
     col_norms[col_norms == 0] = 1.0
     d = (1.0 / col_norms).astype(dtype)
     A = (A * d).astype(dtype, copy=False)
-    n_rows = A.shape[1]
     l1_weights = d.copy()
     if not program.penalize_intercept:
         l1_weights[-1] = 0

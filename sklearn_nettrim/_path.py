@@ -1,0 +1,138 @@
+"""Pruning along a grid of tolerances, each solve warm-started from its neighbour.
+
+Like :func:`sklearn.linear_model.lasso_path`: the cheap way to see the whole trade-off
+between sparsity and fidelity, and what :class:`NetTrimCV` runs inside every fold.
+"""
+
+import numpy as np
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from ._network import (
+    check_supported_estimator,
+    hidden_activation,
+    layer_inputs,
+    layer_kinds,
+    stacked_weights,
+    with_weights,
+)
+from ._prune import prune_cascade, prune_parallel
+
+#: Bounds of the default log grid: 1% keeps a network almost intact; at 50% a ReLU layer
+#: keeps only its largest outputs (and at 100% it may vanish).
+EPSILON_GRID_BOUNDS = (0.01, 0.5)
+
+
+def epsilon_grid(epsilons):
+    """An increasing array of relative tolerances from an int (log grid) or an array."""
+    if isinstance(epsilons, (int, np.integer)) and not isinstance(epsilons, bool):
+        if epsilons < 1:
+            raise ValueError(f"epsilons must be >= 1 when an int, got {epsilons}.")
+        low, high = EPSILON_GRID_BOUNDS
+        return np.geomspace(low, high, epsilons) if epsilons > 1 else np.array([0.05])
+    grid = np.asarray(epsilons, dtype=float)
+    if grid.ndim != 1 or grid.size == 0:
+        raise ValueError(f"epsilons must be an int or a 1-d array of tolerances, got {grid!r}.")
+    if not np.all(np.isfinite(grid)) or np.any(grid < 0):
+        raise ValueError(f"epsilons must be finite and >= 0, got {grid.tolist()}.")
+    return np.sort(grid)
+
+
+def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
+               penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
+               n_jobs=None, verbose=0, warm_start=True):
+    """Prune a fitted MLP on ``X`` at every column of ``epsilons`` (n_layers, n_points).
+
+    Returns one ``(weights, records)`` pair per point, ``weights`` stacked per layer.
+    Parallel mode: one job per layer walks its whole grid. Cascade mode: the points run
+    one after the other, each layer warm-started from the previous point.
+    """
+    weights = stacked_weights(mlp)
+    dtype = np.result_type(X.dtype, np.float32)
+    weights = [W.astype(dtype, copy=False) for W in weights]
+    X = X.astype(dtype, copy=False)
+    kinds = layer_kinds(mlp)
+    epsilons = np.asarray(epsilons, dtype=float)
+    solver_options = {"max_iter": max_iter, "tol": tol} if solver == "admm" else {}
+    options = dict(solver=solver, solver_options=solver_options,
+                   penalize_intercept=penalize_intercept, polish=polish)
+    activation = hidden_activation(mlp)
+    if mode == "parallel":
+        inputs = layer_inputs(weights, X, activation)
+        if not warm_start:
+            columns = [prune_parallel(weights, inputs, kinds, epsilons[:, [k]], n_jobs=n_jobs,
+                                      verbose=verbose, **options)
+                       for k in range(epsilons.shape[1])]
+            return [(pruned[0], records[0]) for pruned, _, records in columns]
+        pruned, _, records = prune_parallel(weights, inputs, kinds, epsilons, n_jobs=n_jobs,
+                                            verbose=verbose, **options)
+        return list(zip(pruned, records))
+    points, previous = [], None
+    for k in range(epsilons.shape[1]):
+        pruned, l1, records = prune_cascade(
+            weights, X, kinds, float(epsilons[0, k]), activation, gamma=gamma,
+            verbose=verbose, warm_starts=previous if warm_start else None, **options)
+        points.append((pruned, records))
+        previous = l1
+    return points
+
+
+def net_trim_path(mlp, X, epsilons=10, *, mode="parallel", solver="admm", gamma=1.1,
+                  penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
+                  warm_start=True, n_jobs=None, verbose=0):
+    """Prune a fitted MLP at a grid of tolerances, warm-starting along the grid.
+
+    Parameters
+    ----------
+    mlp : MLPClassifier or MLPRegressor
+        A fitted network (not modified).
+    X : array-like of shape (n_samples, n_features)
+        Calibration data.
+    epsilons : int or array-like of float, default=10
+        An int asks for a log grid of that many tolerances between 0.01 and 0.5; an
+        array gives them (sorted increasingly).
+    mode, solver, gamma, penalize_intercept, polish, max_iter, tol, n_jobs, verbose
+        As in :class:`NetTrimTransformer`. In parallel mode each layer's whole path is
+        one joblib job.
+    warm_start : bool, default=True
+        Start every solve from the l1 solution at the previous (smaller) tolerance,
+        which is feasible for the next one.
+
+    Returns
+    -------
+    epsilons : ndarray of shape (n_points,)
+        The tolerances, increasing.
+    estimators : list of MLPClassifier or MLPRegressor
+        The pruned network at every tolerance.
+    layer_stats : list of list of dict
+        The per-layer records (as ``NetTrimTransformer.layer_stats_``) at every tolerance.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.neural_network import MLPClassifier
+    >>> from sklearn.preprocessing import scale
+    >>> from sklearn_nettrim import net_trim_path
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = scale(X)
+    >>> mlp = MLPClassifier(hidden_layer_sizes=(16,), max_iter=500, random_state=0).fit(X, y)
+    >>> epsilons, nets, stats = net_trim_path(mlp, X, epsilons=[0.02, 0.1, 0.3])
+    >>> [round(sum(r["nnz_after"] for r in s) / sum(W.size for W in mlp.coefs_), 2) < 1
+    ...  for s in stats]
+    [True, True, True]
+    """
+    network = check_supported_estimator(mlp)
+    check_is_fitted(network)
+    X = check_array(X, dtype=[np.float64, np.float32], accept_sparse=["csr", "csc"])
+    if hasattr(X, "toarray"):
+        X = X.toarray()
+    if X.shape[1] != network.n_features_in_:
+        raise ValueError(f"X has {X.shape[1]} features, but the network was trained on"
+                         f" {network.n_features_in_} features.")
+    grid = epsilon_grid(epsilons)
+    n_layers = len(network.coefs_)
+    points = prune_grid(network, X, np.tile(grid, (n_layers, 1)), mode=mode, solver=solver,
+                        gamma=gamma, penalize_intercept=penalize_intercept, polish=polish,
+                        max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose,
+                        warm_start=warm_start)
+    estimators = [with_weights(network, weights) for weights, _ in points]
+    return grid, estimators, [records for _, records in points]
