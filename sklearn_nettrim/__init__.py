@@ -1,9 +1,10 @@
 """Net-Trim: convex pruning of trained neural networks, for scikit-learn MLPs."""
 
+from ._cv import NetTrimCV
 from ._path import net_trim_path
 from ._solvers import NetTrimSolverError
 from ._transformer import NetTrimTransformer, net_trim
 
 __version__ = "0.1.0"
 
-__all__ = ["NetTrimSolverError", "NetTrimTransformer", "net_trim", "net_trim_path"]
+__all__ = ["NetTrimCV", "NetTrimSolverError", "NetTrimTransformer", "net_trim", "net_trim_path"]

@@ -108,8 +108,8 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
     def _validated_fit_data(self, X, y, fit_params):
         """Validate X (recording n_features_in_ and feature names) and fit the network.
 
-        Returns the fitted network (a clone, or the frozen one) and the calibration
-        data as a dense float array subsampled per ``max_samples``.
+        Returns the fitted network (a clone, or the frozen one), the validated X and the
+        calibration data: a dense float array subsampled per ``max_samples``.
         """
         estimator = default_network() if self.estimator is None else self.estimator
         check_supported_estimator(estimator)
@@ -120,7 +120,7 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         if sp.issparse(calibration):
             # The layer programs are dense (n_samples x n_inputs) in any case.
             calibration = calibration.toarray()
-        return network, calibration
+        return network, X_checked, calibration
 
     def _set_pruned(self, network, weights, records):
         """Store the pruned network and its statistics as fitted attributes."""

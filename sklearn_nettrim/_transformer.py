@@ -190,7 +190,7 @@ class NetTrimTransformer(PrunedNetworkMixin):
         -------
         self : object
         """
-        network, calibration = self._validated_fit_data(X, y, fit_params)
+        network, _, calibration = self._validated_fit_data(X, y, fit_params)
         weights, records = prune_fitted_network(
             network, calibration, epsilon=self.epsilon, mode=self.mode, solver=self.solver,
             gamma=self.gamma, penalize_intercept=self.penalize_intercept, polish=self.polish,

@@ -1,0 +1,212 @@
+"""NetTrimCV: choose epsilon by cross-validation, like LassoCV chooses alpha."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import _fit_context, clone, is_classifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.model_selection import check_cv
+from sklearn.utils import _safe_indexing
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import check_array
+
+from ._base import PrunedNetworkMixin, default_network, overall_sparsity, subsample
+from ._network import with_weights
+from ._path import epsilon_grid, prune_grid
+from ._solvers import SOLVERS
+from ._transformer import NetTrimTransformer
+
+
+def _rows(y, indices):
+    return None if y is None else _safe_indexing(y, indices)
+
+
+def _fold_path(network, X_train, y_train, X_test, y_test, grid, scorer, prune_options,
+               max_samples, random_state, fit_params):
+    """Train on one fold (unless frozen), prune along the grid, score every point."""
+    if isinstance(network, FrozenEstimator):
+        fitted = network.estimator
+    else:
+        fitted = clone(network).fit(X_train, y_train, **fit_params)
+    calibration = subsample(X_train, max_samples, random_state)
+    if hasattr(calibration, "toarray"):
+        calibration = calibration.toarray()
+    n_layers = len(fitted.coefs_)
+    points = prune_grid(fitted, calibration, np.tile(grid, (n_layers, 1)), **prune_options)
+    scores = np.array([scorer(with_weights(fitted, weights), X_test, y_test)
+                       for weights, _ in points])
+    sparsity = np.array([overall_sparsity(records) for _, records in points])
+    return scores, sparsity
+
+
+class NetTrimCV(PrunedNetworkMixin):
+    """Net-Trim with epsilon chosen by cross-validation along a warm-started path.
+
+    For every fold, trains the network on the training part, prunes it along the
+    epsilon grid (each solve warm-started from the previous one) with the training part
+    as calibration data, and scores every pruned network on the held-out part. The
+    chosen ``epsilon_`` is the one with the sparsest pruned networks (mean over folds)
+    among those whose mean score is within ``score_tolerance`` of the best mean score:
+    users rarely need the last 0.1% of accuracy and usually want the smallest network
+    that keeps it. Finally the network is trained on all the data and pruned at
+    ``epsilon_``.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier, MLPRegressor, FrozenEstimator of one, or None
+        As in :class:`NetTrimTransformer`. With a frozen network, every fold prunes the
+        same trained network on its training part: since that network has seen the
+        held-out parts too, the scores are optimistic.
+    epsilons : int or array-like of float, default=10
+        An int gives a log grid of that many tolerances between 0.01 and 0.5.
+    cv : int, cross-validation generator or iterable, default=5
+        As in scikit-learn (stratified for classifiers).
+    scoring : str, callable or None, default=None
+        Score of the pruned networks; ``None`` uses the network's ``score`` (accuracy or
+        R^2).
+    score_tolerance : float, default=0.01
+        How much mean CV score (absolute, in the scorer's units) may be given up for
+        sparsity.
+    mode, solver, gamma, penalize_intercept, polish, max_samples, max_iter, tol, verbose,\
+random_state
+        As in :class:`NetTrimTransformer`.
+    n_jobs : int or None, default=None
+        Folds run concurrently through joblib (each fold trains, then walks the path).
+
+    Attributes
+    ----------
+    epsilon_ : float
+        The chosen tolerance.
+    epsilons_ : ndarray of shape (n_epsilons,)
+        The grid, increasing.
+    best_index_ : int
+        Index of ``epsilon_`` in ``epsilons_``.
+    cv_results_ : dict of ndarray
+        ``epsilon``, ``mean_test_score``, ``std_test_score``, ``rank_test_score``,
+        ``mean_sparsity``, ``std_sparsity`` and ``split{k}_test_score`` /
+        ``split{k}_sparsity`` per fold.
+    estimator_, layer_stats_, sparsity_, n_iter_, n_features_in_, feature_names_in_,\
+classes_
+        As in :class:`NetTrimTransformer`, for the refit at ``epsilon_``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.neural_network import MLPClassifier
+    >>> from sklearn.preprocessing import scale
+    >>> from sklearn_nettrim import NetTrimCV
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = scale(X)
+    >>> mlp = MLPClassifier(hidden_layer_sizes=(16,), max_iter=300, random_state=0)
+    >>> cv = NetTrimCV(mlp, epsilons=[0.02, 0.1, 0.3], cv=3).fit(X, y)
+    >>> float(cv.epsilon_) in (0.02, 0.1, 0.3)
+    True
+    >>> bool(cv.score(X, y) > 0.9)
+    True
+    """
+
+    _parameter_constraints = {
+        **{k: v for k, v in NetTrimTransformer._parameter_constraints.items()
+           if k != "epsilon"},
+        "epsilons": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "cv": ["cv_object"],
+        "scoring": [StrOptions(set(get_scorer_names())), callable, None],
+        "score_tolerance": [Interval(Real, 0, None, closed="left")],
+        "solver": [StrOptions(set(SOLVERS))],
+    }
+
+    def __init__(self, estimator=None, *, epsilons=10, cv=5, scoring=None,
+                 score_tolerance=0.01, mode="parallel", solver="admm", gamma=1.1,
+                 penalize_intercept=False, polish=True, max_samples=None, max_iter=2000,
+                 tol=1e-3, n_jobs=None, verbose=0, random_state=None):
+        self.estimator = estimator
+        self.epsilons = epsilons
+        self.cv = cv
+        self.scoring = scoring
+        self.score_tolerance = score_tolerance
+        self.mode = mode
+        self.solver = solver
+        self.gamma = gamma
+        self.penalize_intercept = penalize_intercept
+        self.polish = polish
+        self.max_samples = max_samples
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _prune_options(self):
+        return dict(mode=self.mode, solver=self.solver, gamma=self.gamma,
+                    penalize_intercept=self.penalize_intercept, polish=self.polish,
+                    max_iter=self.max_iter, tol=self.tol, n_jobs=1, verbose=0)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None, **fit_params):
+        """Cross-validate the epsilon grid, choose ``epsilon_``, refit on all data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+            Needed unless the estimator is a fitted network in FrozenEstimator.
+        **fit_params : dict
+            Passed to the network's ``fit``.
+
+        Returns
+        -------
+        self : object
+        """
+        grid = epsilon_grid(self.epsilons)
+        network, X_checked, calibration = self._validated_fit_data(X, y, fit_params)
+        estimator = default_network() if self.estimator is None else self.estimator
+        if y is not None:
+            y = check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=False)
+        folds = list(check_cv(self.cv, y, classifier=is_classifier(self)).split(X_checked, y))
+        scorer = check_scoring(network, scoring=self.scoring)
+        options = self._prune_options()
+        results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
+            delayed(_fold_path)(
+                estimator,
+                _safe_indexing(X_checked, train), _rows(y, train),
+                _safe_indexing(X_checked, test), _rows(y, test),
+                grid, scorer, options, self.max_samples, self.random_state, fit_params)
+            for train, test in folds)
+        scores = np.array([r[0] for r in results])       # (n_folds, n_points)
+        sparsity = np.array([r[1] for r in results])
+        self.epsilons_ = grid
+        self.cv_results_ = self._results(grid, scores, sparsity)
+        self.best_index_ = self._choose(self.cv_results_)
+        self.epsilon_ = float(grid[self.best_index_])
+        [(weights, records)] = prune_grid(
+            network, calibration, np.full((len(network.coefs_), 1), self.epsilon_),
+            **dict(options, n_jobs=self.n_jobs, verbose=self.verbose))
+        self._set_pruned(network, weights, records)
+        return self
+
+    @staticmethod
+    def _results(grid, scores, sparsity):
+        results = {"epsilon": grid}
+        for k in range(scores.shape[0]):
+            results[f"split{k}_test_score"] = scores[k]
+        for k in range(sparsity.shape[0]):
+            results[f"split{k}_sparsity"] = sparsity[k]
+        results["mean_test_score"] = scores.mean(axis=0)
+        results["std_test_score"] = scores.std(axis=0)
+        order = np.argsort(-results["mean_test_score"], kind="stable")
+        rank = np.empty(len(grid), dtype=np.int32)
+        rank[order] = np.arange(1, len(grid) + 1)
+        results["rank_test_score"] = rank
+        results["mean_sparsity"] = sparsity.mean(axis=0)
+        results["std_sparsity"] = sparsity.std(axis=0)
+        return results
+
+    def _choose(self, results):
+        """The sparsest point whose mean score is within the tolerance of the best."""
+        mean = results["mean_test_score"]
+        eligible = np.flatnonzero(mean >= np.nanmax(mean) - self.score_tolerance)
+        sparsity = results["mean_sparsity"][eligible]
+        # Ties in sparsity go to the larger epsilon (the later index).
+        return int(eligible[np.flatnonzero(sparsity == sparsity.max())[-1]])
