@@ -1,5 +1,6 @@
 """Net-Trim: convex pruning of trained neural networks, for scikit-learn MLPs."""
 
+from ._certificate import check_certificate
 from ._cv import NetTrimCV
 from ._path import net_trim_path
 from ._solvers import NetTrimSolverError
@@ -7,4 +8,11 @@ from ._transformer import NetTrimTransformer, net_trim
 
 __version__ = "0.1.0"
 
-__all__ = ["NetTrimCV", "NetTrimSolverError", "NetTrimTransformer", "net_trim", "net_trim_path"]
+__all__ = [
+    "NetTrimCV",
+    "NetTrimSolverError",
+    "NetTrimTransformer",
+    "check_certificate",
+    "net_trim",
+    "net_trim_path",
+]

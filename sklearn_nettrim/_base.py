@@ -126,6 +126,7 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         """Store the pruned network and its statistics as fitted attributes."""
         if hasattr(network, "classes_"):
             self.classes_ = network.classes_
+        self.network_ = network
         self.estimator_ = with_weights(network, weights)
         self.layer_stats_ = records
         self.sparsity_ = overall_sparsity(records)

@@ -70,8 +70,14 @@ def layer_inputs(weights, X, activation):
 
 
 def with_weights(mlp, weights):
-    """A deep copy of ``mlp`` carrying ``weights`` (stacked), in the dtype of the original."""
+    """A deep copy of ``mlp`` carrying ``weights`` (stacked), in the dtype of the original.
+
+    The optimizer state (Adam's or SGD's moments of the ORIGINAL weights) is dropped: it
+    does not describe the pruned weights, a ``warm_start`` refit builds a fresh one, and
+    without it the model saves with ``skops.io`` using trusted types only.
+    """
     pruned = copy.deepcopy(mlp)
+    pruned.__dict__.pop("_optimizer", None)
     pruned.coefs_ = [np.ascontiguousarray(Wb[:-1]).astype(W.dtype, copy=False)
                      for Wb, W in zip(weights, mlp.coefs_)]
     pruned.intercepts_ = [np.ascontiguousarray(Wb[-1]).astype(b.dtype, copy=False)

@@ -126,14 +126,31 @@ def prune_parallel(weights, inputs, kinds, epsilons, *, n_jobs=None, verbose=0,
     return pruned, l1, records
 
 
+def cascade_layer_terms(original_input, pruned_input, W, kind, gamma):
+    """Targets, ``V`` and absolute tolerance of a cascade layer ``l >= 2``.
+
+    The targets are the ORIGINAL network's outputs; ``V = A_pruned @ W_l`` on Omega^c and
+    ``eps_l^2 = gamma * ||(A_pruned @ W_l - Y_l) on Omega||^2`` (the whole residual for a
+    linear layer), so that the original ``W_l`` stays feasible on the pruned input.
+    """
+    Z_orig = original_input @ W[:-1] + W[-1]
+    Z_pruned = pruned_input @ W[:-1] + W[-1]
+    if kind == "relu":
+        targets = np.maximum(Z_orig, 0)
+        omega = targets > 0
+        residual = np.where(omega, Z_pruned - targets, 0)
+        upper = np.where(omega, 0, Z_pruned)
+    else:
+        targets, residual, upper = Z_orig, Z_pruned - Z_orig, None
+    return targets, upper, float(np.sqrt(gamma) * np.linalg.norm(residual))
+
+
 def prune_cascade(weights, X, kinds, epsilon, activation, *, gamma=1.1, verbose=0,
                   warm_starts=None, **options):
     """Prune layer after layer, each seeing the already pruned layers before it.
 
     Layer 1 is as in parallel mode. Layer l >= 2 gets the pruned network's activation as
-    input, the original outputs as targets (Omega from them), ``V = A_pruned @ W_l`` on
-    Omega^c and ``eps_l^2 = gamma * ||(A_pruned @ W_l - Y_l) on Omega||^2`` (the whole
-    residual for a linear layer), so the original ``W_l`` stays feasible.
+    input and its program from :func:`cascade_layer_terms`.
     Returns the pruned weights, the l1 solutions and the records of the layers.
     """
     warm_starts = warm_starts or [None] * len(weights)
@@ -146,16 +163,8 @@ def prune_cascade(weights, X, kinds, epsilon, activation, *, gamma=1.1, verbose=
         if i == 0:
             U, U_l1, record = _solve_one(i, X, W, epsilon=epsilon, **layer_options)
         else:
-            Z_orig = original @ W[:-1] + W[-1]
-            Z_pruned = pruned_input @ W[:-1] + W[-1]
-            if kind == "relu":
-                targets = np.maximum(Z_orig, 0)
-                omega = targets > 0
-                residual = np.where(omega, Z_pruned - targets, 0)
-                upper = np.where(omega, 0, Z_pruned)
-            else:
-                targets, residual, upper = Z_orig, Z_pruned - Z_orig, None
-            eps_abs = float(np.sqrt(gamma) * np.linalg.norm(residual))
+            targets, upper, eps_abs = cascade_layer_terms(original, pruned_input, W, kind,
+                                                          gamma)
             U, U_l1, record = _solve_one(i, pruned_input, W, epsilon=eps_abs, relative=False,
                                          targets=targets, upper_bound=upper, **layer_options)
         record["mode"] = "cascade"

@@ -107,9 +107,14 @@ class NetTrimTransformer(PrunedNetworkMixin):
     ----------
     estimator_ : MLPClassifier or MLPRegressor
         The pruned network (picklable and usable without this package).
+    network_ : MLPClassifier or MLPRegressor
+        The fitted network before pruning (the frozen network itself when wrapped in
+        FrozenEstimator; it is never modified).
     layer_stats_ : list of dict
         Per layer: ``shape``, ``nnz_before``, ``nnz_after``, ``sparsity``, ``eps_abs``,
-        ``relative_error``, ``violation``, ``n_iter``, ``converged``, ``seconds`` and more.
+        ``relative_error``, ``violation``, ``n_iter``, ``converged``, ``seconds`` and more:
+        the layer's certificate as the solver reported it; :func:`check_certificate`
+        recomputes it from ``network_``, ``estimator_`` and data.
     sparsity_ : float
         Fraction of zero non-intercept weights over all layers.
     n_iter_ : int
@@ -123,6 +128,7 @@ class NetTrimTransformer(PrunedNetworkMixin):
     See Also
     --------
     net_trim : The same pruning as a function of a fitted network.
+    check_certificate : Recompute every layer's error and violation on data.
 
     Examples
     --------

@@ -50,9 +50,16 @@ def solve_layer(program, solver="admm", *, warm_start=None, warn=True, **options
         rows = ~program.silent_rows()
         cols = ~program.trivial_columns()
         sub = program.restricted(rows, cols)
-        start_w = None if warm_start is None else np.asarray(warm_start)[np.ix_(rows, cols)]
-        sub_U, n_iter, converged, message, extra = SOLVERS[solver].solve(
-            sub, warm_start=start_w, **options)
+        if rows.sum() == 1 and not program.penalize_intercept:
+            # Every input is silent and the intercept costs nothing: the original
+            # (feasible) intercepts are optimal.
+            sub_U = sub.W.copy()
+            message = "only the unpenalised intercept is left: kept as trained"
+        else:
+            start_w = (None if warm_start is None
+                       else np.asarray(warm_start)[np.ix_(rows, cols)])
+            sub_U, n_iter, converged, message, extra = SOLVERS[solver].solve(
+                sub, warm_start=start_w, **options)
         U[np.ix_(rows, cols)] = sub_U
     check = program.check(U)
     seconds = time.perf_counter() - start

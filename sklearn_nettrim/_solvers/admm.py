@@ -202,7 +202,8 @@ def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         if adaptive_rho and n_iter % (5 * check_every) == 0:
             # Balance the relative residuals, within [rho0 / 16, 16 rho0]: unbounded
             # balancing was seen to drive rho to 1e-15 and diverge on real layers.
-            ratio = (r_norm / eps_pri) / (s_norm / eps_dual)
+            # (A zero dual residual, e.g. an intercept-only layer, counts as balanced low.)
+            ratio = (r_norm * eps_dual) / max(s_norm * eps_pri, np.finfo(float).tiny)
             if ratio > 10 and rho < 16 * rho0:
                 rho *= 2
                 Lz /= 2
