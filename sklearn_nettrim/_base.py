@@ -6,7 +6,6 @@ wrapped network has them (``available_if``), tags follow the network so that
 ``transform`` keeps the input features that still carry a first-layer weight.
 """
 
-import warnings
 from numbers import Integral
 
 import numpy as np
@@ -20,6 +19,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._network import check_supported_estimator, with_weights
+from ._warnings import warn_user
 
 #: Below this fraction of zeros in a layer, sparse storage makes prediction slower
 #: (measured on 2 cores: 50% sparse is 3x slower than dense, 99% is 7x faster).
@@ -187,10 +187,9 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         dense_layers = [i for i, W in enumerate(self.estimator_.coefs_)
                         if not sp.issparse(W) and np.mean(W == 0) < SPARSE_GAIN_THRESHOLD]
         if dense_layers:
-            warnings.warn(
+            warn_user(
                 f"layers {dense_layers} are less than {SPARSE_GAIN_THRESHOLD:.0%} sparse:"
-                " sparse storage saves memory there but makes prediction slower.",
-                UserWarning, stacklevel=2)
+                " sparse storage saves memory there but makes prediction slower.")
         self.estimator_.coefs_ = [sp.csr_matrix(W) for W in self.estimator_.coefs_]
         return self
 

@@ -8,7 +8,6 @@ that layer's arrays only. Every function here prunes along a grid of tolerances 
 """
 
 import time
-import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -16,6 +15,7 @@ from sklearn.utils.parallel import Parallel, delayed
 
 from ._program import LayerProgram
 from ._solvers import solve_layer
+from ._warnings import warn_user
 
 
 def _nnz_body(U):
@@ -86,11 +86,11 @@ def _layer_path_job(index, inputs, weights, epsilons, *, warm_start=None, **opti
 def report(record, verbose):
     """Warn about a layer that did not converge; print its line if ``verbose``."""
     if record["converged"] is False:
-        warnings.warn(
+        warn_user(
             f"Net-Trim layer {record['layer']} ({record['kind']}, shape {record['shape']}):"
             f" solver {record['solver']!r} did not converge ({record['message']});"
             f" reached relative constraint violation {record['violation']:.3g}."
-            " Increase max_iter or tol.", ConvergenceWarning, stacklevel=3)
+            " Increase max_iter or tol.", ConvergenceWarning)
     if verbose:
         print(f"[NetTrim] layer {record['layer']} {record['kind']:6s}"
               f" {record['shape'][0]}x{record['shape'][1]}:"

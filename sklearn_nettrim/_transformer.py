@@ -1,6 +1,5 @@
 """NetTrimTransformer: a meta-estimator that trains (or takes) an MLP and prunes it."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,6 +11,7 @@ from ._base import PrunedNetworkMixin
 from ._network import layer_kinds
 from ._path import prune_grid
 from ._solvers import SOLVERS
+from ._warnings import warn_user
 
 
 def layer_epsilons(epsilon, n_layers, mode):
@@ -41,9 +41,9 @@ def prune_fitted_network(mlp, X, *, epsilon=0.05, mode="parallel", **options):
     kinds = layer_kinds(mlp)
     eps = layer_epsilons(epsilon, len(kinds), mode)
     if any(e >= 1 and kind == "relu" for e, kind in zip(eps, kinds)):
-        warnings.warn(
+        warn_user(
             "epsilon >= 1 on a ReLU layer: all-zero weights meet the tolerance, so the"
-            " layer may be pruned away entirely.", UserWarning, stacklevel=3)
+            " layer may be pruned away entirely.")
     [(weights, records)] = prune_grid(mlp, X, eps[:, None], mode=mode, **options)
     return weights, records
 
@@ -72,7 +72,8 @@ class NetTrimTransformer(PrunedNetworkMixin):
     mode : {"parallel", "cascade"}, default="parallel"
         ``"parallel"`` prunes every layer against the original network's activations
         (independent, solved concurrently). ``"cascade"`` prunes layer after layer, each
-        seeing the pruned layers before it; later layers come out sparser.
+        seeing the pruned layers before it and absorbing their error: the network ends
+        closer to the original (its later layers may keep more weights).
     solver : {"admm", "cvxpy"}, default="admm"
         ``"admm"`` is the fast batched solver; ``"cvxpy"`` (CLARABEL, then SCS) is the
         slow reference, for small layers.

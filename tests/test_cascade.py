@@ -42,10 +42,11 @@ def test_cascade_error_bound(digits_mlp, calibration, epsilon, polish):
     for layer, W in enumerate(digits_mlp.coefs_[1:], start=1):
         bound *= np.sqrt(gamma) * np.linalg.norm(W, 2)
         assert errors[layer] <= bound * (1 + TOL)
-        # Sharper, per layer: within sqrt(gamma) of what the original weights do on
-        # the pruned input.
-        record = trim.layer_stats_[layer]
-        assert record["output_error"] <= record["eps_abs"] * (1 + TOL)
+        # Sharper, per layer: within sqrt(gamma) of the pre-activation error the original
+        # weights make on the pruned input (on Omega^c a ReLU output may reach relu(V),
+        # so eps_abs alone does not bound the output error).
+        drift = np.linalg.norm((pruned[layer - 1] - original[layer - 1]) @ W)
+        assert trim.layer_stats_[layer]["output_error"] <= np.sqrt(gamma) * drift * (1 + TOL)
     assert all(r["mode"] == "cascade" for r in trim.layer_stats_)
 
 

