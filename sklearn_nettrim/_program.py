@@ -203,8 +203,12 @@ class LayerProgram:
             raise ValueError("the intercept row cannot be dropped.")
         sub = object.__new__(type(self))
         sub.__dict__.update(self.__dict__)
+        # Views, not copies, of what is kept whole (usually all rows): A is the largest
+        # array of the program.
+        rows = slice(None) if np.all(rows) else rows
+        cols = slice(None) if np.all(cols) else cols
         sub.A = self.A[:, rows]
-        sub.W = self.W[np.ix_(rows, cols)]
+        sub.W = self.W[rows][:, cols]
         sub.Y = self.Y[:, cols]
         sub.omega = None if self.omega is None else self.omega[:, cols]
         sub.V = None if self.V is None else self.V[:, cols]
