@@ -1,15 +1,18 @@
 """Polishing: keep Net-Trim's support, refit the kept weights, stay feasible.
 
-The l1 solve picks which weights survive but also shrinks them. Polishing re-solves each
-neuron on its support to get as close to the original outputs as the constraints allow:
-a least-squares refit (on Omega for a ReLU neuron), then a step from the l1 solution
-towards it that is as long as the clipping constraints on Omega^c permit. The step stays
-inside the feasible set and never increases a neuron's residual, so every guarantee of
-the l1 solution (the epsilon bound, the cascade bound) still holds.
+The l1 solve picks which weights survive but also shrinks them. Polishing re-solves the
+layer on its support to get as close to the original outputs as the constraints allow:
+a linear layer by least squares per output; a ReLU layer by least squares on Omega under
+the same clipping constraints on Omega^c, a convex program solved for all neurons at once
+by the ADMM of the l1 solver with the l1 term replaced by the support. The result is
+checked to be feasible and no further from the outputs than the l1 solution, so every
+guarantee of the l1 solution (the epsilon bound, the cascade bound) still holds.
 """
 
 import numpy as np
 from scipy import linalg
+
+from ._solvers import admm
 
 
 def _lstsq(A, b):
@@ -18,16 +21,7 @@ def _lstsq(A, b):
     return linalg.lstsq(A, b, lapack_driver="gelsy", check_finite=False)[0]
 
 
-def _largest_step(AU_off, AD_off, V_off):
-    """Largest t in [0, 1] with AU + t * AD <= V on the clipped entries."""
-    rising = AD_off > 0
-    if not np.any(rising):
-        return 1.0
-    room = (V_off[rising] - AU_off[rising]) / AD_off[rising]
-    return float(np.clip(room.min(), 0.0, 1.0))
-
-
-def polish_on_support(program, U):
+def polish_on_support(program, U, *, max_iter=500):
     """Return weights with the support of ``U`` that fit the layer's targets best.
 
     Parameters
@@ -35,6 +29,8 @@ def polish_on_support(program, U):
     program : LayerProgram
     U : ndarray of shape program.shape
         A (nearly) feasible solution, usually the l1 solution.
+    max_iter : int, default=500
+        Iteration cap of the ReLU polishing ADMM (its answer is checked, not trusted).
     """
     U = np.array(U, dtype=program.dtype, copy=True)
     support = U != 0
@@ -47,18 +43,26 @@ def polish_on_support(program, U):
             U[~rows, m] = 0
             U[rows, m] = _lstsq(A[:, rows], T[:, m])
         return U
-    A, Y, V = program.A, program.Y, program.upper_bound()
-    for m in range(U.shape[1]):
-        rows = support[:, m]
-        on = program.omega[:, m]
-        if not rows.any() or not on.any():
-            continue
-        A_s = A[:, rows]
-        target = _lstsq(A_s[on], Y[on, m])
-        delta = target - U[rows, m]
-        off = ~on
-        step = 1.0
-        if off.any():
-            step = _largest_step(A_s[off] @ U[rows, m], A_s[off] @ delta, V[off, m])
-        U[rows, m] += step * delta
-    return U
+    return _polish_relu(program, U, support, max_iter=max_iter)
+
+
+def _polish_relu(program, U0, support, *, max_iter, tol=1e-3, n_halvings=12):
+    """Constrained least squares on the support (batched ADMM), kept feasible.
+
+    The ADMM answer meets the clipping constraints only up to its tolerance. It is
+    accepted if it is no worse than ``U0`` on the outputs and no less feasible (up to a
+    tenth of ``tol``); otherwise the longest step from ``U0`` towards it that is (the
+    feasible set is convex and ``U0`` is in it, so such steps exist).
+    """
+    U_fit = admm.solve(program, warm_start=U0, support=support, max_iter=max_iter,
+                       tol=tol)[0]
+    before = program.check(U0)
+    allowed = max(before.violation, 0.1 * tol)
+    step = 1.0
+    for _ in range(n_halvings):
+        U = U0 + step * (U_fit - U0)
+        after = program.check(U)
+        if after.violation <= allowed and after.relative_error <= before.relative_error:
+            return U.astype(program.dtype, copy=False)
+        step /= 2
+    return U0

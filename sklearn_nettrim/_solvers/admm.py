@@ -25,6 +25,8 @@ class _ReluSet:
     fresh temporaries of that size cost page faults on every iteration.
     """
 
+    rho = None  # a projection does not depend on the penalty
+
     def __init__(self, Y, omega, V, radius):
         dtype = Y.dtype
         self.on = omega.astype(dtype)
@@ -46,8 +48,35 @@ class _ReluSet:
         return out
 
 
+class _FitSet:
+    """Polishing: least squares to Y on Omega (a prox, not a projection), clip on Omega^c."""
+
+    radius = np.inf
+
+    def __init__(self, Y, omega, V):
+        dtype = Y.dtype
+        self.on = omega.astype(dtype)
+        self.off = (~omega).astype(dtype)
+        self.Y = Y * self.on
+        self.V = 0 if V is None else V
+        self.rho = 1.0
+
+    def project_into(self, D, out, work):
+        # argmin_z 1/2 ||z - Y||^2 + rho/2 ||z - D||^2 on Omega
+        np.multiply(D, self.rho, out=work)
+        work += self.Y
+        work *= self.on
+        work /= 1 + self.rho
+        np.minimum(D, self.V, out=out)
+        out *= self.off
+        out += work
+        return out
+
+
 class _BallSet:
     """All entries: the Frobenius ball around T (the QR-reduced linear program)."""
+
+    rho = None
 
     def __init__(self, T, radius):
         self.T, self.radius = T, radius
@@ -102,8 +131,12 @@ def _soft_threshold(X, thresholds):
 
 def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
           adaptive_rho=True, alpha=1.6, check_every=10, dual_tol=None,
-          compute_dtype=np.float32):
+          compute_dtype=np.float32, support=None):
     """Solve ``program`` with batched ADMM.
+
+    With ``support`` (a boolean mask of the weights' shape, ReLU programs only) it solves
+    the polishing problem instead: the weights restricted to ``support`` closest, in least
+    squares on Omega, to the targets, under the same clipping constraints on Omega^c.
 
     Parameters
     ----------
@@ -147,9 +180,10 @@ def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         cset = _BallSet(T.astype(dtype, copy=False), radius)
     else:
         A = program.A
-        cset = _ReluSet(program.Y.astype(dtype, copy=False), program.omega,
-                        None if program.V is None else program.V.astype(dtype, copy=False),
-                        program.eps_abs)
+        V = None if program.V is None else program.V.astype(dtype, copy=False)
+        Y = program.Y.astype(dtype, copy=False)
+        cset = (_ReluSet(Y, program.omega, V, program.eps_abs) if support is None
+                else _FitSet(Y, program.omega, V))
     # Equilibrate: unit-norm columns of A (U scaled inversely, the l1 weights become the
     # column scales). Layer inputs differ in scale by orders of magnitude; this is what
     # keeps one penalty good for every row.
@@ -176,12 +210,19 @@ def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
     Lz = np.zeros_like(Z)
     Ls = np.zeros_like(U)
     if rho is None:
-        rho = _initial_rho(program.W, d, kappa) * RHO_SCALE[program.kind]
-    rho0 = rho
-    thresholds = (l1_weights / kappa)[:, None].astype(dtype)
-    # A dual scale for when the optimum has (almost) no penalised weights and the duals
-    # vanish: a thousandth of the norm of a full l1 subgradient.
-    dual_floor = 1e-3 * float(np.linalg.norm(l1_weights)) * np.sqrt(U.shape[1])
+        rho = (1.0 if support is not None
+               else _initial_rho(program.W, d, kappa) * RHO_SCALE[program.kind])
+    rho0 = cset.rho = rho
+    if support is None:
+        thresholds = (l1_weights / kappa)[:, None].astype(dtype)
+        prox_s = lambda X, rho: _soft_threshold(X, thresholds / rho)  # noqa: E731
+        # A dual scale for when the optimum has (almost) no penalised weights and the
+        # duals vanish: a thousandth of the norm of a full l1 subgradient.
+        dual_floor = 1e-3 * float(np.linalg.norm(l1_weights)) * np.sqrt(U.shape[1])
+    else:
+        mask = np.asarray(support, dtype=dtype)
+        prox_s = lambda X, rho: X * mask  # noqa: E731
+        dual_floor = np.finfo(np.float32).eps
     dual_tol = 10 * tol if dual_tol is None else dual_tol
     m = Z.shape[1]
     converged = False
@@ -203,7 +244,7 @@ def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         cset.project_into(D, Z, work)
         np.subtract(D, Z, out=Lz)  # Lz + relaxed A U - Z
         U_hat = alpha * U + (1 - alpha) * S
-        S = _soft_threshold(U_hat + Ls, thresholds / rho)
+        S = prox_s(U_hat + Ls, rho)
         Ls += U_hat - S
         if not measure:
             continue
@@ -239,6 +280,7 @@ def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
                 rho /= 2
                 Lz *= 2
                 Ls *= 2
+            cset.rho = rho
     message = "converged" if converged else (
         f"stopped at max_iter={max_iter}: primal residual {float(r_norm):.3g},"
         f" dual residual {float(s_norm):.3g}")
