@@ -215,13 +215,19 @@ def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
     rho0 = cset.rho = rho
     if support is None:
         thresholds = (l1_weights / kappa)[:, None].astype(dtype)
-        prox_s = lambda X, rho: _soft_threshold(X, thresholds / rho)  # noqa: E731
+
+        def prox_s(X, rho):
+            return _soft_threshold(X, thresholds / rho)
+
         # A dual scale for when the optimum has (almost) no penalised weights and the
         # duals vanish: a thousandth of the norm of a full l1 subgradient.
         dual_floor = 1e-3 * float(np.linalg.norm(l1_weights)) * np.sqrt(U.shape[1])
     else:
         mask = np.asarray(support, dtype=dtype)
-        prox_s = lambda X, rho: X * mask  # noqa: E731
+
+        def prox_s(X, rho):
+            return X * mask
+
         dual_floor = np.finfo(np.float32).eps
     dual_tol = 10 * tol if dual_tol is None else dual_tol
     m = Z.shape[1]
