@@ -239,3 +239,14 @@ def test_epsilon_one_warns_that_layers_may_vanish(breast_cancer):
     with pytest.warns(UserWarning, match="epsilon >= 1"):
         trim = NetTrimTransformer(FrozenEstimator(mlp), epsilon=1.0).fit(X)
     assert not np.any(trim.estimator_.coefs_[0])
+
+
+def test_demo_prints_a_row_per_mode_and_epsilon(capsys):
+    from sklearn_nettrim.__main__ import main
+
+    main(["--epsilons", "0.1", "0.3", "--modes", "parallel", "cascade"])
+    rows = [line for line in capsys.readouterr().out.splitlines()
+            if line.strip().startswith(("parallel |", "cascade |"))]
+    assert len(rows) == 4
+    accuracy_after = [float(row.split("|")[5]) for row in rows]
+    assert all(0.5 < acc <= 1 for acc in accuracy_after)
