@@ -13,6 +13,7 @@ depend on ``rho``: it is inverted once per layer and the penalty can still adapt
 
 import numpy as np
 from scipy import linalg
+from threadpoolctl import threadpool_limits
 
 NAME = "admm"
 
@@ -129,7 +130,25 @@ def _soft_threshold(X, thresholds):
     return np.sign(X) * np.maximum(np.abs(X) - thresholds, 0)
 
 
-def solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
+#: Below this many multiply-adds per product with the layer matrix, ADMM runs with one
+#: BLAS thread: its matrices are too small to share. Measured on 2 cores with another
+#: process busy: pruning a 30-64-32-1 breast-cancer network (569 samples) at three
+#: epsilons took 5.2-6.4 s with threaded BLAS, 1.8-2.6 s with one thread.
+SMALL_PRODUCT = 2_000_000
+
+
+def solve(program, **options):
+    """Solve ``program`` with batched ADMM (see :func:`_solve` for the options)."""
+    n_rows = program.A.shape[0]
+    if program.kind == "linear":
+        n_rows = min(n_rows, program.A.shape[1])  # the QR-reduced matrix R
+    if n_rows * program.A.shape[1] * program.shape[1] >= SMALL_PRODUCT:
+        return _solve(program, **options)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _solve(program, **options)
+
+
+def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
           adaptive_rho=True, alpha=1.6, check_every=10, dual_tol=None,
           compute_dtype=np.float32, support=None):
     """Solve ``program`` with batched ADMM.
