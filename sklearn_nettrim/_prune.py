@@ -39,10 +39,10 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
                            **(solver_options or {}))
     U, check, seconds = solution.weights, solution.check, solution.seconds
     if polish:
-        from ._polish import polish_on_support
+        from ._polish import polish_on_support, refit_on_support
 
         start = time.perf_counter()
-        U = polish_on_support(program, U)
+        U = (refit_on_support if polish == "refit" else polish_on_support)(program, U)
         check = program.check(U)
         seconds += time.perf_counter() - start
     n_body = weights[:-1].size
@@ -66,7 +66,7 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
         "converged": solution.converged,
         "solver": solver,
         "message": solution.message,
-        "polished": bool(polish),
+        "polished": polish if polish == "refit" else bool(polish),
         "seconds": seconds,
     }
     return U, solution.weights, record

@@ -86,10 +86,13 @@ class NetTrimTransformer(PrunedNetworkMixin):
         later layer is a contraction.
     penalize_intercept : bool, default=False
         Whether intercepts are part of the l1 objective (True is the authors' program).
-    polish : bool, default=True
-        After the l1 solve, refit the kept weights of each neuron to the original outputs
-        within the same constraints (every guarantee still holds; accuracy improves at
-        high sparsity).
+    polish : bool or "refit", default=True
+        After the l1 solve, refit the kept weights to the original outputs within the
+        same constraints (``True``: every guarantee still holds; accuracy improves at
+        high sparsity). ``"refit"`` refits them by unconstrained least squares to the
+        original pre-activations instead: often more accurate still at very high
+        sparsity, but the per-layer guarantee may break (``layer_stats_`` reports the
+        violation). ``False`` keeps the l1 solution.
     max_samples : int, float or None, default=None
         Calibration rows used for pruning: all (None), a number, or a fraction of ``X``,
         drawn with ``random_state``. Each layer's program is O(n_samples * width) in memory.
@@ -153,7 +156,7 @@ class NetTrimTransformer(PrunedNetworkMixin):
         "solver": [StrOptions(set(SOLVERS))],
         "gamma": [Interval(Real, 1, None, closed="left")],
         "penalize_intercept": ["boolean"],
-        "polish": ["boolean"],
+        "polish": ["boolean", StrOptions({"refit"})],
         "max_samples": [Interval(Integral, 1, None, closed="left"),
                         Interval(Real, 0, 1, closed="right"), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
