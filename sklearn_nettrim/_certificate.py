@@ -15,12 +15,6 @@ from ._program import LayerProgram
 from ._prune import cascade_layer_terms
 
 
-def _dense_stacked(mlp):
-    """Stacked weights of ``mlp``, dense even after ``sparsify()``."""
-    coefs = [W.toarray() if sp.issparse(W) else W for W in mlp.coefs_]
-    return [np.vstack([W, b[None, :]]) for W, b in zip(coefs, mlp.intercepts_)]
-
-
 def check_certificate(estimator, X, *, tol=1e-3):
     """Recompute each pruned layer's error and constraint violation on ``X``.
 
@@ -66,7 +60,7 @@ def check_certificate(estimator, X, *, tol=1e-3):
     if X.shape[1] != original_net.n_features_in_:
         raise ValueError(f"X has {X.shape[1]} features, but the network was trained on"
                          f" {original_net.n_features_in_} features.")
-    original, pruned = stacked_weights(original_net), _dense_stacked(pruned_net)
+    original, pruned = stacked_weights(original_net), stacked_weights(pruned_net)
     activation = hidden_activation(original_net)
     original_inputs = layer_inputs(original, X, activation)
     pruned_inputs = layer_inputs(pruned, X, activation)

@@ -7,6 +7,7 @@ jobs sent to joblib workers (or a Dask cluster) carry layer data only.
 import copy
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
@@ -42,8 +43,12 @@ def check_supported_estimator(estimator):
 
 
 def stacked_weights(mlp):
-    """Each layer's weights with its intercept as the last row, shape (n_in + 1, n_out)."""
-    return [np.vstack([W, b[None, :]]) for W, b in zip(mlp.coefs_, mlp.intercepts_)]
+    """Each layer's weights with its intercept as the last row, shape (n_in + 1, n_out).
+
+    Dense even when ``coefs_`` are scipy.sparse (after ``sparsify()``).
+    """
+    return [np.vstack([W.toarray() if sp.issparse(W) else W, b[None, :]])
+            for W, b in zip(mlp.coefs_, mlp.intercepts_)]
 
 
 def layer_kinds(mlp):

@@ -7,12 +7,12 @@ neurons), timing, the feasibility check and the ConvergenceWarning.
 """
 
 import time
-import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from .._program import LayerSolution
+from .._warnings import warn_user
 from . import admm, cvxpy
 from .cvxpy import NetTrimSolverError
 
@@ -64,10 +64,10 @@ def solve_layer(program, solver="admm", *, warm_start=None, warn=True, **options
     check = program.check(U)
     seconds = time.perf_counter() - start
     if not converged and warn:
-        warnings.warn(
+        warn_user(
             f"Net-Trim solver {solver!r} did not converge on a {program.kind} layer of shape"
             f" {program.shape} ({message}); constraint violation reached"
             f" {check.violation:.3g} (relative), l1 {check.l1:.4g}. Increase max_iter or tol.",
-            ConvergenceWarning, stacklevel=2)
+            ConvergenceWarning)
     return LayerSolution(weights=U, solver=solver, converged=converged, n_iter=n_iter,
                          seconds=seconds, check=check, message=message, extra=extra)

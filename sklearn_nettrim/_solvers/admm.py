@@ -26,8 +26,6 @@ class _ReluSet:
     fresh temporaries of that size cost page faults on every iteration.
     """
 
-    rho = None  # a projection does not depend on the penalty
-
     def __init__(self, Y, omega, V, radius):
         dtype = Y.dtype
         self.on = omega.astype(dtype)
@@ -49,17 +47,14 @@ class _ReluSet:
         return out
 
 
-class _FitSet:
-    """Polishing: least squares to Y on Omega (a prox, not a projection), clip on Omega^c."""
+class _FitSet(_ReluSet):
+    """Polishing: least squares to Y on Omega (a prox, not a projection), clip on Omega^c.
 
-    radius = np.inf
+    The prox depends on the penalty: the solver keeps ``rho`` up to date.
+    """
 
     def __init__(self, Y, omega, V):
-        dtype = Y.dtype
-        self.on = omega.astype(dtype)
-        self.off = (~omega).astype(dtype)
-        self.Y = Y * self.on
-        self.V = 0 if V is None else V
+        super().__init__(Y, omega, V, radius=np.inf)
         self.rho = 1.0
 
     def project_into(self, D, out, work):
@@ -76,8 +71,6 @@ class _FitSet:
 
 class _BallSet:
     """All entries: the Frobenius ball around T (the QR-reduced linear program)."""
-
-    rho = None
 
     def __init__(self, T, radius):
         self.T, self.radius = T, radius
