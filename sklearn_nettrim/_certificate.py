@@ -68,7 +68,8 @@ def check_certificate(estimator, X, *, tol=1e-3):
     for i, (record, kind) in enumerate(zip(estimator.layer_stats_, layer_kinds(original_net))):
         if record["mode"] == "cascade" and i > 0:
             targets, upper, eps_abs = cascade_layer_terms(
-                original_inputs[i], pruned_inputs[i], original[i], kind, estimator.gamma)
+                original_inputs[i], pruned_inputs[i], original[i], kind, estimator.gamma,
+                record.get("epsilon_floor", 0.0))
             program = LayerProgram(pruned_inputs[i], original[i], kind=kind, epsilon=eps_abs,
                                    relative=False, targets=targets, upper_bound=upper,
                                    penalize_intercept=estimator.penalize_intercept)

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_array
 
 from ._base import PrunedNetworkMixin, default_network, overall_sparsity, subsample
 from ._network import with_weights
-from ._path import epsilon_grid, prune_grid
+from ._path import epsilon_grid, layer_grid, prune_grid
 from ._solvers import SOLVERS
 from ._transformer import NetTrimTransformer
 
@@ -34,7 +34,8 @@ def _fold_path(network, X_train, y_train, X_test, y_test, grid, scorer, prune_op
     if hasattr(calibration, "toarray"):
         calibration = calibration.toarray()
     n_layers = len(fitted.coefs_)
-    points = prune_grid(fitted, calibration, np.tile(grid, (n_layers, 1)), **prune_options)
+    points = prune_grid(fitted, calibration, layer_grid(grid, n_layers, prune_options["mode"]),
+                        **prune_options)
     scores = np.array([scorer(with_weights(fitted, weights), X_test, y_test)
                        for weights, _ in points])
     sparsity = np.array([overall_sparsity(records) for _, records in points])
@@ -181,7 +182,7 @@ feature_names_in_, classes_
         self.best_index_ = self._choose(self.cv_results_)
         self.epsilon_ = float(grid[self.best_index_])
         [(weights, records)] = prune_grid(
-            network, calibration, np.full((len(network.coefs_), 1), self.epsilon_),
+            network, calibration, layer_grid([self.epsilon_], len(network.coefs_), self.mode),
             **dict(options, n_jobs=self.n_jobs, verbose=self.verbose))
         self._set_pruned(network, weights, records)
         return self

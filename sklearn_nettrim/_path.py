@@ -37,6 +37,18 @@ def epsilon_grid(epsilons):
     return np.sort(grid)
 
 
+def layer_grid(grid, n_layers, mode):
+    """The (n_layers, n_points) tolerances of a path with one epsilon per point.
+
+    Parallel mode gives every layer the point's epsilon; cascade mode the first layer
+    only (later layers take their tolerance from ``gamma``, with no floor).
+    """
+    grid = np.asarray(grid, dtype=float)
+    if mode == "cascade":
+        return np.vstack([grid[None, :], np.zeros((n_layers - 1, grid.size))])
+    return np.tile(grid, (n_layers, 1))
+
+
 def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
                penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
                n_jobs=None, verbose=0, warm_start=True):
@@ -69,7 +81,7 @@ def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
     points, previous = [], None
     for k in range(epsilons.shape[1]):
         pruned, l1, records = prune_cascade(
-            weights, X, kinds, float(epsilons[0, k]), activation, gamma=gamma,
+            weights, X, kinds, epsilons[:, k], activation, gamma=gamma,
             verbose=verbose, warm_starts=previous if warm_start else None, **options)
         points.append((pruned, records))
         previous = l1
@@ -130,7 +142,7 @@ def net_trim_path(mlp, X, epsilons=10, *, mode="parallel", solver="admm", gamma=
                          f" {network.n_features_in_} features.")
     grid = epsilon_grid(epsilons)
     n_layers = len(network.coefs_)
-    points = prune_grid(network, X, np.tile(grid, (n_layers, 1)), mode=mode, solver=solver,
+    points = prune_grid(network, X, layer_grid(grid, n_layers, mode), mode=mode, solver=solver,
                         gamma=gamma, penalize_intercept=penalize_intercept, polish=polish,
                         max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose,
                         warm_start=warm_start)

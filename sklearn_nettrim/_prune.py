@@ -126,12 +126,14 @@ def prune_parallel(weights, inputs, kinds, epsilons, *, n_jobs=None, verbose=0,
     return pruned, l1, records
 
 
-def cascade_layer_terms(original_input, pruned_input, W, kind, gamma):
+def cascade_layer_terms(original_input, pruned_input, W, kind, gamma, floor=0.0):
     """Targets, ``V`` and absolute tolerance of a cascade layer ``l >= 2``.
 
     The targets are the ORIGINAL network's outputs; ``V = A_pruned @ W_l`` on Omega^c and
     ``eps_l^2 = gamma * ||(A_pruned @ W_l - Y_l) on Omega||^2`` (the whole residual for a
-    linear layer), so that the original ``W_l`` stays feasible on the pruned input.
+    linear layer), so that the original ``W_l`` stays feasible on the pruned input. A
+    relative ``floor`` raises the tolerance to at least ``floor * ||Y_l||_F`` (a per-layer
+    epsilon in cascade mode): ``W_l`` stays feasible, the layer may be pruned harder.
     """
     Z_orig = original_input @ W[:-1] + W[-1]
     Z_pruned = pruned_input @ W[:-1] + W[-1]
@@ -142,17 +144,22 @@ def cascade_layer_terms(original_input, pruned_input, W, kind, gamma):
         upper = np.where(omega, 0, Z_pruned)
     else:
         targets, residual, upper = Z_orig, Z_pruned - Z_orig, None
-    return targets, upper, float(np.sqrt(gamma) * np.linalg.norm(residual))
+    eps_abs = float(np.sqrt(gamma) * np.linalg.norm(residual))
+    return targets, upper, max(eps_abs, float(floor) * float(np.linalg.norm(targets)))
 
 
 def prune_cascade(weights, X, kinds, epsilon, activation, *, gamma=1.1, verbose=0,
                   warm_starts=None, **options):
     """Prune layer after layer, each seeing the already pruned layers before it.
 
-    Layer 1 is as in parallel mode. Layer l >= 2 gets the pruned network's activation as
-    input and its program from :func:`cascade_layer_terms`.
+    Layer 1 is as in parallel mode, at ``epsilon`` (a number, or the first of one value
+    per layer). Layer l >= 2 gets the pruned network's activation as input and its program
+    from :func:`cascade_layer_terms`, with the layer's own value as the relative floor
+    of its tolerance when ``epsilon`` has one value per layer.
     Returns the pruned weights, the l1 solutions and the records of the layers.
     """
+    floors = np.zeros(len(weights)) if np.ndim(epsilon) == 0 else np.asarray(epsilon, float)
+    epsilon = float(epsilon) if np.ndim(epsilon) == 0 else float(floors[0])
     warm_starts = warm_starts or [None] * len(weights)
     original = X
     pruned_input = X
@@ -164,9 +171,10 @@ def prune_cascade(weights, X, kinds, epsilon, activation, *, gamma=1.1, verbose=
             U, U_l1, record = _solve_one(i, X, W, epsilon=epsilon, **layer_options)
         else:
             targets, upper, eps_abs = cascade_layer_terms(original, pruned_input, W, kind,
-                                                          gamma)
+                                                          gamma, floors[i])
             U, U_l1, record = _solve_one(i, pruned_input, W, epsilon=eps_abs, relative=False,
                                          targets=targets, upper_bound=upper, **layer_options)
+            record["epsilon_floor"] = float(floors[i])
         record["mode"] = "cascade"
         report(record, verbose)
         pruned.append(U)

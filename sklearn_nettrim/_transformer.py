@@ -15,14 +15,15 @@ from ._warnings import warn_user
 
 
 def layer_epsilons(epsilon, n_layers, mode):
-    """One relative tolerance per layer, validated (scalar or one value per layer)."""
+    """One relative tolerance per layer, validated (scalar or one value per layer).
+
+    In cascade mode a scalar is the first layer's tolerance and later layers get theirs
+    from ``gamma`` alone (a floor of 0); one value per layer sets those floors.
+    """
     eps = np.asarray(epsilon, dtype=float)
     if eps.ndim == 0:
-        eps = np.full(n_layers, float(eps))
-    elif mode == "cascade":
-        raise ValueError(
-            "mode='cascade' takes a single epsilon for the first layer (later layers get"
-            f" their tolerance from gamma); got {eps.size} values.")
+        eps = (np.r_[float(eps), np.zeros(n_layers - 1)] if mode == "cascade"
+               else np.full(n_layers, float(eps)))
     if eps.ndim != 1 or eps.size != n_layers:
         raise ValueError(
             f"epsilon must be a number or one value per layer ({n_layers} layers for this"

@@ -8,7 +8,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from sklearn_nettrim import NetTrimTransformer
+from sklearn_nettrim import NetTrimTransformer, check_certificate
 from sklearn_nettrim._network import hidden_activation, layer_inputs, stacked_weights
 
 TOL = 1e-3
@@ -66,9 +66,22 @@ def test_cascade_ends_closer_to_the_original_than_parallel(digits_mlp, calibrati
     assert errors["cascade"] < errors["parallel"]
 
 
-def test_cascade_rejects_per_layer_epsilons(digits_mlp, calibration):
-    with pytest.raises(ValueError, match="single epsilon"):
-        NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=[0.1, 0.1, 0.1],
+def test_cascade_per_layer_epsilons_are_floors(digits_mlp, calibration):
+    """One epsilon per layer in cascade mode: later layers' tolerances are at least theirs."""
+    plain = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=0.1, mode="cascade",
+                               polish=False).fit(calibration)
+    floored = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=[0.1, 0.3, 0.3],
+                                 mode="cascade", polish=False).fit(calibration)
+    first, later = floored.layer_stats_[0], floored.layer_stats_[1:]
+    assert first["nnz_after"] == plain.layer_stats_[0]["nnz_after"]
+    for record, before in zip(later, plain.layer_stats_[1:]):
+        assert record["epsilon_floor"] == 0.3
+        assert record["epsilon"] >= 0.3 * (1 - 1e-9)
+        assert record["eps_abs"] >= before["eps_abs"] * (1 - 1e-9)
+        assert record["nnz_after"] <= before["nnz_after"]
+    assert all(c["certified"] for c in check_certificate(floored, calibration))
+    with pytest.raises(ValueError, match="one value per layer"):
+        NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=[0.1, 0.3],
                            mode="cascade").fit(calibration)
 
 
