@@ -110,7 +110,7 @@ feature_names_in_, classes_
 
     _parameter_constraints = {
         **{k: v for k, v in NetTrimTransformer._parameter_constraints.items()
-           if k != "epsilon"},
+           if k not in ("epsilon", "target_sparsity", "allocation")},
         "epsilons": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "cv": ["cv_object"],
         "scoring": [StrOptions(set(get_scorer_names())), callable, None],

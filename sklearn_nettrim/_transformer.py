@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._allocation import ALLOCATIONS, prune_to_sparsity
 from ._base import PrunedNetworkMixin
 from ._network import layer_kinds
 from ._path import prune_grid
@@ -33,20 +34,29 @@ def layer_epsilons(epsilon, n_layers, mode):
     return eps
 
 
-def prune_fitted_network(mlp, X, *, epsilon=0.05, mode="parallel", **options):
+def prune_fitted_network(mlp, X, *, epsilon=0.05, mode="parallel", target_sparsity=None,
+                         allocation="output", random_state=None, **options):
     """Prune a fitted MLP on calibration data ``X`` (a validated float array).
 
-    Returns the pruned stacked weights and one record per layer. Shared by
+    At ``epsilon``, or, with ``target_sparsity``, at the per-layer tolerances that
+    ``allocation`` finds for that size. Returns the pruned stacked weights, one record per
+    layer and the tolerances used (a float when one value served every layer). Shared by
     :class:`NetTrimTransformer` and :func:`net_trim`.
     """
     kinds = layer_kinds(mlp)
-    eps = layer_epsilons(epsilon, len(kinds), mode)
-    if any(e >= 1 and kind == "relu" for e, kind in zip(eps, kinds)):
-        warn_user(
-            "epsilon >= 1 on a ReLU layer: all-zero weights meet the tolerance, so the"
-            " layer may be pruned away entirely.")
-    [(weights, records)] = prune_grid(mlp, X, eps[:, None], mode=mode, **options)
-    return weights, records
+    if target_sparsity is not None:
+        weights, records, eps = prune_to_sparsity(
+            mlp, X, target_sparsity, mode=mode, allocation=allocation,
+            random_state=random_state, **options)
+    else:
+        eps = layer_epsilons(epsilon, len(kinds), mode)
+        if any(e >= 1 and kind == "relu" for e, kind in zip(eps, kinds)):
+            warn_user(
+                "epsilon >= 1 on a ReLU layer: all-zero weights meet the tolerance, so the"
+                " layer may be pruned away entirely.")
+        [(weights, records)] = prune_grid(mlp, X, eps[:, None], mode=mode, **options)
+    same = eps[1:] == (0 if mode == "cascade" else eps[0])
+    return weights, records, float(eps[0]) if np.all(same) else np.asarray(eps, dtype=float)
 
 
 class NetTrimTransformer(PrunedNetworkMixin):
@@ -106,12 +116,29 @@ class NetTrimTransformer(PrunedNetworkMixin):
     verbose : int, default=0
         If > 0, print one line per layer as it finishes.
     random_state : int, RandomState instance or None, default=None
-        Draws the ``max_samples`` subsample.
+        Draws the ``max_samples`` subsample (and the rows of the allocation search).
+    target_sparsity : float in (0, 1) or None, default=None
+        Prune to this overall fraction of zero (non-intercept) weights instead of a given
+        ``epsilon`` (which is then ignored): the per-layer tolerances are searched for,
+        and the achieved ``sparsity_`` is within 0.005 of the target or a UserWarning
+        says why not. Every layer is still a Net-Trim program with its own tolerance
+        (``epsilon_``), so every layer keeps its guarantee.
+    allocation : {"output", "uniform"}, default="output"
+        With ``target_sparsity``: how the budget of non-zeros is split across layers.
+        ``"output"`` gives every layer the tolerance at which one shared price per
+        non-zero weight balances the layer's effect on the network's final outputs
+        (measured along each layer's path on up to 1000 calibration rows), so small
+        layers that matter are pruned less; ``"uniform"`` uses one relative epsilon for
+        every layer (cascade mode: for the first layer). In cascade mode the chosen
+        tolerances of later layers are floors (see ``epsilon``).
 
     Attributes
     ----------
     estimator_ : MLPClassifier or MLPRegressor
         The pruned network (picklable and usable without this package).
+    epsilon_ : float or ndarray of shape (n_layers,)
+        The relative tolerance used: ``epsilon`` itself, or the tolerances found for
+        ``target_sparsity`` (one per layer when they differ).
     network_ : MLPClassifier or MLPRegressor
         The fitted network before pruning (the frozen network itself when wrapped in
         FrozenEstimator; it is never modified).
@@ -165,11 +192,14 @@ class NetTrimTransformer(PrunedNetworkMixin):
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
+        "target_sparsity": [Interval(Real, 0, 1, closed="neither"), None],
+        "allocation": [StrOptions(set(ALLOCATIONS))],
     }
 
     def __init__(self, estimator=None, *, epsilon=0.05, mode="parallel", solver="admm",
                  gamma=1.1, penalize_intercept=False, polish=True, max_samples=None,
-                 max_iter=2000, tol=1e-3, n_jobs=None, verbose=0, random_state=None):
+                 max_iter=2000, tol=1e-3, n_jobs=None, verbose=0, random_state=None,
+                 target_sparsity=None, allocation="output"):
         self.estimator = estimator
         self.epsilon = epsilon
         self.mode = mode
@@ -183,6 +213,8 @@ class NetTrimTransformer(PrunedNetworkMixin):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.random_state = random_state
+        self.target_sparsity = target_sparsity
+        self.allocation = allocation
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, **fit_params):
@@ -202,16 +234,19 @@ class NetTrimTransformer(PrunedNetworkMixin):
         self : object
         """
         network, _, calibration = self._validated_fit_data(X, y, fit_params)
-        weights, records = prune_fitted_network(
-            network, calibration, epsilon=self.epsilon, mode=self.mode, solver=self.solver,
-            gamma=self.gamma, penalize_intercept=self.penalize_intercept, polish=self.polish,
+        weights, records, self.epsilon_ = prune_fitted_network(
+            network, calibration, epsilon=self.epsilon, mode=self.mode,
+            target_sparsity=self.target_sparsity, allocation=self.allocation,
+            random_state=self.random_state, solver=self.solver, gamma=self.gamma,
+            penalize_intercept=self.penalize_intercept, polish=self.polish,
             max_iter=self.max_iter, tol=self.tol, n_jobs=self.n_jobs, verbose=self.verbose)
         self._set_pruned(network, weights, records)
         return self
 
 def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
              penalize_intercept=False, polish=True, max_samples=None, max_iter=2000,
-             tol=1e-3, n_jobs=None, verbose=0, random_state=None):
+             tol=1e-3, n_jobs=None, verbose=0, random_state=None, target_sparsity=None,
+             allocation="output"):
     """Return a pruned copy of a fitted MLP (the original is not modified).
 
     Parameters
@@ -221,7 +256,7 @@ def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
     X : array-like of shape (n_samples, n_features)
         Calibration data.
     epsilon, mode, solver, gamma, penalize_intercept, polish, max_samples, max_iter, tol,\
-n_jobs, verbose, random_state
+n_jobs, verbose, random_state, target_sparsity, allocation
         As in :class:`NetTrimTransformer`.
 
     Returns
@@ -245,5 +280,6 @@ n_jobs, verbose, random_state
     trim = NetTrimTransformer(
         FrozenEstimator(mlp), epsilon=epsilon, mode=mode, solver=solver, gamma=gamma,
         penalize_intercept=penalize_intercept, polish=polish, max_samples=max_samples,
-        max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose, random_state=random_state)
+        max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose, random_state=random_state,
+        target_sparsity=target_sparsity, allocation=allocation)
     return trim.fit(X).estimator_
