@@ -175,6 +175,18 @@ class LayerProgram:
             nnz=int(np.count_nonzero(U)),
         )
 
+    def output_bound(self):
+        """What every feasible ``U`` guarantees: ``||outputs(A U) - Y||_F`` at most this.
+
+        ``eps_abs`` for a linear layer and in parallel mode (inactive outputs stay 0);
+        with ``V`` (cascade) an inactive output may reach ``max(V, 0)``, so
+        ``sqrt(eps_abs^2 + ||max(V, 0) on Omega^c||_F^2)``.
+        """
+        if self.kind == "linear" or self.V is None:
+            return self.eps_abs
+        excess = float(np.linalg.norm(np.where(self.omega, 0, np.maximum(self.V, 0))))
+        return float(np.hypot(self.eps_abs, excess))
+
     def zero_is_feasible(self):
         """Whether ``U = 0`` satisfies the constraints (then it is optimal)."""
         if self.kind == "linear":

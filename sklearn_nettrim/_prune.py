@@ -39,10 +39,12 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
                            **(solver_options or {}))
     U, check, seconds = solution.weights, solution.check, solution.seconds
     if polish:
-        from ._polish import polish_on_support, refit_on_support
+        from ._polish import polish_on_support, polish_outputs, refit_on_support
 
         start = time.perf_counter()
-        U = (refit_on_support if polish == "refit" else polish_on_support)(program, U)
+        polisher = {"refit": refit_on_support, "output": polish_outputs}.get(
+            polish, polish_on_support)
+        U = polisher(program, U)
         check = program.check(U)
         seconds += time.perf_counter() - start
     n_body = weights[:-1].size
@@ -59,6 +61,7 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
         "eps_abs": program.eps_abs,
         "relative_error": check.relative_error,
         "output_error": check.output_error,
+        "output_bound": program.output_bound(),
         "violation": check.violation,
         "l1_before": program.objective(weights),
         "l1_after": check.l1,
@@ -66,7 +69,7 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
         "converged": solution.converged,
         "solver": solver,
         "message": solution.message,
-        "polished": polish if polish == "refit" else bool(polish),
+        "polished": polish if polish in ("refit", "output") else bool(polish),
         "seconds": seconds,
     }
     return U, solution.weights, record

@@ -97,13 +97,16 @@ class NetTrimTransformer(PrunedNetworkMixin):
         later layer is a contraction.
     penalize_intercept : bool, default=False
         Whether intercepts are part of the l1 objective (True is the authors' program).
-    polish : bool or "refit", default=True
+    polish : bool, "output" or "refit", default=True
         After the l1 solve, refit the kept weights to the original outputs within the
         same constraints (``True``: every guarantee still holds; accuracy improves at
-        high sparsity). ``"refit"`` refits them by unconstrained least squares to the
-        original pre-activations instead: often more accurate still at very high
-        sparsity, but the per-layer guarantee may break (``layer_stats_`` reports the
-        violation). ``False`` keeps the l1 solution.
+        high sparsity). ``"output"`` refits them for the smallest OUTPUT error (least
+        squares on the active outputs, inactive pre-activations only kept <= 0) and keeps
+        the result only where the measured output error is no larger than the l1
+        solution's: the layer's output bound (``layer_stats_[i]["output_bound"]``) still
+        holds, the program's clip constraints may not. ``"refit"`` refits them by
+        unconstrained least squares to the original pre-activations: no guarantee
+        (``layer_stats_`` reports the violation). ``False`` keeps the l1 solution.
     max_samples : int, float or None, default=None
         Calibration rows used for pruning: all (None), a number, or a fraction of ``X``,
         drawn with ``random_state``. Each layer's program is O(n_samples * width) in memory.
@@ -184,7 +187,7 @@ class NetTrimTransformer(PrunedNetworkMixin):
         "solver": [StrOptions(set(SOLVERS))],
         "gamma": [Interval(Real, 1, None, closed="left")],
         "penalize_intercept": ["boolean"],
-        "polish": ["boolean", StrOptions({"refit"})],
+        "polish": ["boolean", StrOptions({"refit", "output"})],
         "max_samples": [Interval(Integral, 1, None, closed="left"),
                         Interval(Real, 0, 1, closed="right"), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
