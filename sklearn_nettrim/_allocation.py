@@ -78,7 +78,7 @@ class _Search:
     """The network, its calibration data and the solve options of one target search."""
 
     def __init__(self, mlp, X, *, mode, gamma, solver, penalize_intercept, polish,
-                 max_iter, tol, n_jobs, verbose):
+                 max_iter, tol, n_jobs, verbose, reweight=0):
         dtype = np.result_type(X.dtype, np.float32)
         self.weights = [W.astype(dtype, copy=False) for W in stacked_weights(mlp)]
         self.X = X.astype(dtype, copy=False)
@@ -87,7 +87,8 @@ class _Search:
         self.mode, self.gamma, self.n_jobs, self.verbose = mode, gamma, n_jobs, verbose
         solver_options = {"max_iter": max_iter, "tol": tol} if solver == "admm" else {}
         self.options = dict(solver=solver, solver_options=solver_options,
-                            penalize_intercept=penalize_intercept, polish=polish)
+                            penalize_intercept=penalize_intercept, polish=polish,
+                            reweight=reweight)
         self.search_options = dict(
             solver="admm", solver_options={"max_iter": max_iter, "tol": max(tol, SEARCH_TOL)},
             penalize_intercept=penalize_intercept, polish="refit" if polish else False)
@@ -253,7 +254,7 @@ def choose_points(nnz, shift, budget):
 
 def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="output", gamma=1.1,
                       solver="admm", penalize_intercept=False, polish=True, max_iter=2000,
-                      tol=1e-3, n_jobs=None, verbose=0, random_state=None):
+                      tol=1e-3, n_jobs=None, verbose=0, random_state=None, reweight=0):
     """Prune a fitted MLP so that a fraction ``target`` of its weights is zero.
 
     Returns ``(weights, records, epsilons)``: the pruned stacked weights, one record per
@@ -265,7 +266,7 @@ def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="output", g
         raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}.")
     search = _Search(mlp, X, mode=mode, gamma=gamma, solver=solver,
                      penalize_intercept=penalize_intercept, polish=polish, max_iter=max_iter,
-                     tol=tol, n_jobs=n_jobs, verbose=verbose)
+                     tol=tol, n_jobs=n_jobs, verbose=verbose, reweight=reweight)
     n_layers = len(search.weights)
     budget = (1.0 - target) * search.total
     rng = check_random_state(random_state)

@@ -71,7 +71,7 @@ class NetTrimCV(PrunedNetworkMixin):
         How much mean CV score (absolute, in the scorer's units) may be given up for
         sparsity.
     mode, solver, gamma, penalize_intercept, polish, max_samples, max_iter, tol, verbose,\
-random_state
+random_state, reweight
         As in :class:`NetTrimTransformer`.
     n_jobs : int or None, default=None
         Folds run concurrently through joblib (each fold trains, then walks the path).
@@ -121,7 +121,7 @@ feature_names_in_, classes_
     def __init__(self, estimator=None, *, epsilons=10, cv=5, scoring=None,
                  score_tolerance=0.01, mode="parallel", solver="admm", gamma=1.1,
                  penalize_intercept=False, polish=True, max_samples=None, max_iter=2000,
-                 tol=1e-3, n_jobs=None, verbose=0, random_state=None):
+                 tol=1e-3, n_jobs=None, verbose=0, random_state=None, reweight=0):
         self.estimator = estimator
         self.epsilons = epsilons
         self.cv = cv
@@ -138,11 +138,13 @@ feature_names_in_, classes_
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.random_state = random_state
+        self.reweight = reweight
 
     def _prune_options(self):
         return dict(mode=self.mode, solver=self.solver, gamma=self.gamma,
                     penalize_intercept=self.penalize_intercept, polish=self.polish,
-                    max_iter=self.max_iter, tol=self.tol, n_jobs=1, verbose=0)
+                    max_iter=self.max_iter, tol=self.tol, n_jobs=1, verbose=0,
+                    reweight=self.reweight)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, **fit_params):

@@ -51,7 +51,7 @@ def layer_grid(grid, n_layers, mode):
 
 def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
                penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
-               n_jobs=None, verbose=0, warm_start=True):
+               n_jobs=None, verbose=0, warm_start=True, reweight=0):
     """Prune a fitted MLP on ``X`` at every column of ``epsilons`` (n_layers, n_points).
 
     Returns one ``(weights, records)`` pair per point, ``weights`` stacked per layer.
@@ -66,7 +66,7 @@ def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
     epsilons = np.asarray(epsilons, dtype=float)
     solver_options = {"max_iter": max_iter, "tol": tol} if solver == "admm" else {}
     options = dict(solver=solver, solver_options=solver_options,
-                   penalize_intercept=penalize_intercept, polish=polish)
+                   penalize_intercept=penalize_intercept, polish=polish, reweight=reweight)
     activation = hidden_activation(mlp)
     if mode == "parallel":
         inputs = layer_inputs(weights, X, activation)
@@ -90,7 +90,7 @@ def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
 
 def net_trim_path(mlp, X, epsilons=10, *, mode="parallel", solver="admm", gamma=1.1,
                   penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
-                  warm_start=True, n_jobs=None, verbose=0):
+                  warm_start=True, n_jobs=None, verbose=0, reweight=0):
     """Prune a fitted MLP at a grid of tolerances, warm-starting along the grid.
 
     Parameters
@@ -102,7 +102,8 @@ def net_trim_path(mlp, X, epsilons=10, *, mode="parallel", solver="admm", gamma=
     epsilons : int or array-like of float, default=10
         An int asks for a log grid of that many tolerances between 0.01 and 0.5; an
         array gives them (sorted increasingly).
-    mode, solver, gamma, penalize_intercept, polish, max_iter, tol, n_jobs, verbose
+    mode, solver, gamma, penalize_intercept, polish, max_iter, tol, n_jobs, verbose,\
+reweight
         As in :class:`NetTrimTransformer`. In parallel mode each layer's whole path is
         one joblib job.
     warm_start : bool, default=True
@@ -144,6 +145,7 @@ def net_trim_path(mlp, X, epsilons=10, *, mode="parallel", solver="admm", gamma=
     n_layers = len(network.coefs_)
     points = prune_grid(network, X, layer_grid(grid, n_layers, mode), mode=mode, solver=solver,
                         gamma=gamma, penalize_intercept=penalize_intercept, polish=polish,
+                        reweight=reweight,
                         max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose,
                         warm_start=warm_start)
     estimators = [with_weights(network, weights) for weights, _ in points]

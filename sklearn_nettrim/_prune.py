@@ -22,9 +22,40 @@ def _nnz_body(U):
     return int(np.count_nonzero(U[:-1]))
 
 
+#: Reweighted l1 (Candes, Wakin and Boyd 2008): the next round weighs entry u by
+#: 1 / (|u| + delta), delta this fraction of the mean magnitude of the kept weights.
+REWEIGHT_DELTA = 0.1
+
+
+def reweighted_penalty(penalty, U):
+    """The penalty of the next reweighting round: entries (or rows) that stayed small cost more.
+
+    Weights ``1 / (|u| + delta)`` of an :class:`~sklearn_nettrim._penalties.L1`, or
+    ``1 / (||u_i|| + delta)`` per row of a group penalty, normalised to a mean of 1 over
+    the penalised entries. Every round solves the same constraints, so any answer keeps
+    the layer's guarantee.
+    """
+    from ._penalties import L1, GroupL1
+
+    U = np.abs(np.asarray(U, dtype=np.float64))
+    intercept = getattr(penalty, "penalize_intercept", False)
+    if isinstance(penalty, GroupL1):
+        size = np.linalg.norm(U, axis=1)
+        body = size[:-1] if not intercept else size
+        delta = REWEIGHT_DELTA * (body[body > 0].mean() if np.any(body > 0) else 1.0)
+        w = 1.0 / (size + delta)
+        return GroupL1(w / w[:-1].mean(), penalize_intercept=intercept)
+    if not isinstance(penalty, L1):
+        return penalty  # no reweighting rule: the same program again
+    body = U[:-1] if not intercept else U
+    delta = REWEIGHT_DELTA * (body[body > 0].mean() if np.any(body > 0) else 1.0)
+    w = 1.0 / (U + delta)
+    return L1(w / w[:-1].mean(), penalize_intercept=intercept)
+
+
 def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=None,
                upper_bound=None, penalize_intercept=False, solver="admm",
-               solver_options=None, warm_start=None, polish=False):
+               solver_options=None, warm_start=None, polish=False, reweight=0):
     """Build and solve one layer's program.
 
     Returns ``(weights, l1_weights, record)``: the final (maybe polished) weights, the
@@ -35,9 +66,19 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
     program = LayerProgram(inputs, weights, kind=kind, epsilon=epsilon, relative=relative,
                            targets=targets, upper_bound=upper_bound,
                            penalize_intercept=penalize_intercept)
+    penalty_template = program.penalty
     solution = solve_layer(program, solver, warm_start=warm_start, warn=False,
                            **(solver_options or {}))
-    U, check, seconds = solution.weights, solution.check, solution.seconds
+    n_iter, seconds = solution.n_iter, solution.seconds
+    for _ in range(reweight):
+        program.penalty = reweighted_penalty(program.penalty, solution.weights)
+        solution = solve_layer(program, solver, warm_start=solution.weights, warn=False,
+                               **(solver_options or {}))
+        n_iter, seconds = n_iter + solution.n_iter, seconds + solution.seconds
+    U, check = solution.weights, solution.check
+    if reweight:
+        program.penalty = penalty_template
+        check = program.check(U)  # l1 and the rest measured with the plain penalty
     if polish:
         from ._polish import polish_on_support, polish_outputs, refit_on_support
 
@@ -65,7 +106,8 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
         "violation": check.violation,
         "l1_before": program.objective(weights),
         "l1_after": check.l1,
-        "n_iter": solution.n_iter,
+        "n_iter": n_iter,
+        "reweight": reweight,
         "converged": solution.converged,
         "solver": solver,
         "message": solution.message,

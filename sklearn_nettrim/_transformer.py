@@ -134,6 +134,12 @@ class NetTrimTransformer(PrunedNetworkMixin):
         layers that matter are pruned less; ``"uniform"`` uses one relative epsilon for
         every layer (cascade mode: for the first layer). In cascade mode the chosen
         tolerances of later layers are floors (see ``epsilon``).
+    reweight : int, default=0
+        Rounds of reweighted l1 (Candes, Wakin and Boyd 2008) after the first solve: each
+        round solves the same constrained program with every weight's cost
+        ``1 / (|u| + delta)`` from the previous answer, warm-started, which pushes small
+        weights to zero (fewer non-zeros at the same epsilon). Every round is feasible for
+        the same constraints, so the guarantee holds. Costs one solve per round.
 
     Attributes
     ----------
@@ -197,12 +203,13 @@ class NetTrimTransformer(PrunedNetworkMixin):
         "random_state": ["random_state"],
         "target_sparsity": [Interval(Real, 0, 1, closed="neither"), None],
         "allocation": [StrOptions(set(ALLOCATIONS))],
+        "reweight": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(self, estimator=None, *, epsilon=0.05, mode="parallel", solver="admm",
                  gamma=1.1, penalize_intercept=False, polish=True, max_samples=None,
                  max_iter=2000, tol=1e-3, n_jobs=None, verbose=0, random_state=None,
-                 target_sparsity=None, allocation="output"):
+                 target_sparsity=None, allocation="output", reweight=0):
         self.estimator = estimator
         self.epsilon = epsilon
         self.mode = mode
@@ -218,6 +225,7 @@ class NetTrimTransformer(PrunedNetworkMixin):
         self.random_state = random_state
         self.target_sparsity = target_sparsity
         self.allocation = allocation
+        self.reweight = reweight
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, **fit_params):
@@ -242,14 +250,15 @@ class NetTrimTransformer(PrunedNetworkMixin):
             target_sparsity=self.target_sparsity, allocation=self.allocation,
             random_state=self.random_state, solver=self.solver, gamma=self.gamma,
             penalize_intercept=self.penalize_intercept, polish=self.polish,
-            max_iter=self.max_iter, tol=self.tol, n_jobs=self.n_jobs, verbose=self.verbose)
+            max_iter=self.max_iter, tol=self.tol, n_jobs=self.n_jobs, verbose=self.verbose,
+            reweight=self.reweight)
         self._set_pruned(network, weights, records)
         return self
 
 def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
              penalize_intercept=False, polish=True, max_samples=None, max_iter=2000,
              tol=1e-3, n_jobs=None, verbose=0, random_state=None, target_sparsity=None,
-             allocation="output"):
+             allocation="output", reweight=0):
     """Return a pruned copy of a fitted MLP (the original is not modified).
 
     Parameters
@@ -259,7 +268,7 @@ def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
     X : array-like of shape (n_samples, n_features)
         Calibration data.
     epsilon, mode, solver, gamma, penalize_intercept, polish, max_samples, max_iter, tol,\
-n_jobs, verbose, random_state, target_sparsity, allocation
+n_jobs, verbose, random_state, target_sparsity, allocation, reweight
         As in :class:`NetTrimTransformer`.
 
     Returns
@@ -284,5 +293,5 @@ n_jobs, verbose, random_state, target_sparsity, allocation
         FrozenEstimator(mlp), epsilon=epsilon, mode=mode, solver=solver, gamma=gamma,
         penalize_intercept=penalize_intercept, polish=polish, max_samples=max_samples,
         max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose, random_state=random_state,
-        target_sparsity=target_sparsity, allocation=allocation)
+        target_sparsity=target_sparsity, allocation=allocation, reweight=reweight)
     return trim.fit(X).estimator_
