@@ -24,7 +24,7 @@ def _nnz_body(U):
 
 def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=None,
                upper_bound=None, penalize_intercept=False, solver="admm",
-               solver_options=None, warm_start=None, polish=False):
+               solver_options=None, warm_start=None, polish=False, sample_weight=None):
     """Build and solve one layer's program.
 
     Returns ``(weights, l1_weights, record)``: the final (maybe polished) weights, the
@@ -34,7 +34,7 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
     """
     program = LayerProgram(inputs, weights, kind=kind, epsilon=epsilon, relative=relative,
                            targets=targets, upper_bound=upper_bound,
-                           penalize_intercept=penalize_intercept)
+                           penalize_intercept=penalize_intercept, sample_weight=sample_weight)
     solution = solve_layer(program, solver, warm_start=warm_start, warn=False,
                            **(solver_options or {}))
     U, check, seconds = solution.weights, solution.check, solution.seconds
@@ -126,12 +126,14 @@ def prune_parallel(weights, inputs, kinds, epsilons, *, n_jobs=None, verbose=0,
     return pruned, l1, records
 
 
-def cascade_layer_terms(original_input, pruned_input, W, kind, gamma):
+def cascade_layer_terms(original_input, pruned_input, W, kind, gamma, sample_weight=None):
     """Targets, ``V`` and absolute tolerance of a cascade layer ``l >= 2``.
 
     The targets are the ORIGINAL network's outputs; ``V = A_pruned @ W_l`` on Omega^c and
     ``eps_l^2 = gamma * ||(A_pruned @ W_l - Y_l) on Omega||^2`` (the whole residual for a
-    linear layer), so that the original ``W_l`` stays feasible on the pruned input.
+    linear layer), so that the original ``W_l`` stays feasible on the pruned input. With
+    ``sample_weight`` the norm is the weighted one (targets and ``V`` stay unscaled: the
+    layer program scales them).
     """
     Z_orig = original_input @ W[:-1] + W[-1]
     Z_pruned = pruned_input @ W[:-1] + W[-1]
@@ -142,6 +144,8 @@ def cascade_layer_terms(original_input, pruned_input, W, kind, gamma):
         upper = np.where(omega, 0, Z_pruned)
     else:
         targets, residual, upper = Z_orig, Z_pruned - Z_orig, None
+    if sample_weight is not None:
+        residual = residual * np.sqrt(np.asarray(sample_weight))[:, None]
     return targets, upper, float(np.sqrt(gamma) * np.linalg.norm(residual))
 
 
@@ -163,8 +167,8 @@ def prune_cascade(weights, X, kinds, epsilon, activation, *, gamma=1.1, verbose=
         if i == 0:
             U, U_l1, record = _solve_one(i, X, W, epsilon=epsilon, **layer_options)
         else:
-            targets, upper, eps_abs = cascade_layer_terms(original, pruned_input, W, kind,
-                                                          gamma)
+            targets, upper, eps_abs = cascade_layer_terms(
+                original, pruned_input, W, kind, gamma, options.get("sample_weight"))
             U, U_l1, record = _solve_one(i, pruned_input, W, epsilon=eps_abs, relative=False,
                                          targets=targets, upper_bound=upper, **layer_options)
         record["mode"] = "cascade"

@@ -184,33 +184,43 @@ class NetTrimTransformer(PrunedNetworkMixin):
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None, **fit_params):
+    def fit(self, X, y=None, sample_weight=None, **fit_params):
         """Train the network on ``(X, y)`` (unless frozen) and prune it on ``X``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or sparse matrix of shape (n_samples, n_features)
             Training and calibration data.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
             Targets; needed unless the estimator is a fitted network in FrozenEstimator.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows. The pruning measures every layer's error in the
+            sample-weighted Frobenius norm (rows of weight 0 are ignored, an integer
+            weight counts as that many copies of the row), and the weights are passed to
+            the network's ``fit`` when it is trained (with metadata routing on: when the
+            network requests them).
         **fit_params : dict
-            Passed to the network's ``fit``.
+            Passed to the network's ``fit`` (with metadata routing on: routed to it as
+            it requests).
 
         Returns
         -------
         self : object
         """
-        network, _, calibration = self._validated_fit_data(X, y, fit_params)
+        routed = self._route_fit_params(sample_weight, fit_params)
+        network, _, _, calibration, weight = self._validated_fit_data(
+            X, y, routed.estimator.fit, sample_weight)
         weights, records = prune_fitted_network(
             network, calibration, epsilon=self.epsilon, mode=self.mode, solver=self.solver,
             gamma=self.gamma, penalize_intercept=self.penalize_intercept, polish=self.polish,
-            max_iter=self.max_iter, tol=self.tol, n_jobs=self.n_jobs, verbose=self.verbose)
+            max_iter=self.max_iter, tol=self.tol, n_jobs=self.n_jobs, verbose=self.verbose,
+            sample_weight=weight)
         self._set_pruned(network, weights, records)
         return self
 
 def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
              penalize_intercept=False, polish=True, max_samples=None, max_iter=2000,
-             tol=1e-3, n_jobs=None, verbose=0, random_state=None):
+             tol=1e-3, n_jobs=None, verbose=0, random_state=None, sample_weight=None):
     """Return a pruned copy of a fitted MLP (the original is not modified).
 
     Parameters
@@ -222,6 +232,9 @@ def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
     epsilon, mode, solver, gamma, penalize_intercept, polish, max_samples, max_iter, tol,\
 n_jobs, verbose, random_state
         As in :class:`NetTrimTransformer`.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the rows of ``X``: every layer's error is measured in the
+        sample-weighted Frobenius norm (see :meth:`NetTrimTransformer.fit`).
 
     Returns
     -------
@@ -245,4 +258,4 @@ n_jobs, verbose, random_state
         FrozenEstimator(mlp), epsilon=epsilon, mode=mode, solver=solver, gamma=gamma,
         penalize_intercept=penalize_intercept, polish=polish, max_samples=max_samples,
         max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose, random_state=random_state)
-    return trim.fit(X).estimator_
+    return trim.fit(X, sample_weight=sample_weight).estimator_
