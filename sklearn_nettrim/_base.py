@@ -137,7 +137,7 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         ``set_fit_request(sample_weight=True)`` inside a Pipeline or a search) and routes
         the metadata the network's ``fit`` requests to it (``mlp.set_fit_request(...)``;
         the default network requests ``sample_weight``). See scikit-learn's
-        :ref:`Metadata Routing User Guide <sklearn:metadata_routing>`.
+        Metadata Routing User Guide.
 
         Returns
         -------

@@ -63,6 +63,12 @@ class NetTrimCV(PrunedNetworkMixin):
     that keeps it. Finally the network is trained on all the data and pruned at
     ``epsilon_``.
 
+    ``fit(X, y, sample_weight=w)`` splits the weights with the folds: each fold trains
+    and prunes with its training rows' weights (errors in the sample-weighted Frobenius
+    norm) and scores with its test rows'. With metadata routing on, ``fit`` metadata is
+    routed to the network, the splitter (e.g. ``groups`` for ``GroupKFold``) and the
+    scorer, as each requests it.
+
     Parameters
     ----------
     estimator : MLPClassifier, MLPRegressor, FrozenEstimator of one, or None
@@ -214,7 +220,7 @@ feature_names_in_, classes_
         ``fit`` consumes ``sample_weight`` itself (pruning, and splitting it with the
         folds) and routes metadata to the network's ``fit``, the splitter's ``split`` and
         the scorer's ``score``, as each requests it. See scikit-learn's
-        :ref:`Metadata Routing User Guide <sklearn:metadata_routing>`.
+        Metadata Routing User Guide.
 
         Returns
         -------

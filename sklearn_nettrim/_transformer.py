@@ -59,6 +59,12 @@ class NetTrimTransformer(PrunedNetworkMixin):
     ``estimator_``, a plain fitted MLP; prediction methods delegate to it, and
     ``transform`` keeps the input features that still have a non-zero first-layer weight.
 
+    ``fit(X, y, sample_weight=w)`` trains the network with the weights and measures every
+    layer's error in the sample-weighted Frobenius norm. With scikit-learn's metadata
+    routing on, ``set_fit_request(sample_weight=True)`` lets a Pipeline or GridSearchCV
+    pass the weights to the pruning, and the network's own requests decide what reaches
+    its ``fit`` (see "Sample weights and metadata routing" in the user guide).
+
     Parameters
     ----------
     estimator : MLPClassifier, MLPRegressor, FrozenEstimator of one, or None
@@ -96,6 +102,8 @@ class NetTrimTransformer(PrunedNetworkMixin):
     max_samples : int, float or None, default=None
         Calibration rows used for pruning: all (None), a number, or a fraction of ``X``,
         drawn with ``random_state``. Each layer's program is O(n_samples * width) in memory.
+        With ``sample_weight``, rows of weight 0 are dropped first and the rows are drawn
+        uniformly among the others, keeping their weights.
     max_iter : int, default=2000
         Iteration cap of the ADMM solver (a ConvergenceWarning tells when it is reached).
     tol : float, default=1e-3
@@ -118,7 +126,8 @@ class NetTrimTransformer(PrunedNetworkMixin):
         Per layer: ``shape``, ``nnz_before``, ``nnz_after``, ``sparsity``, ``eps_abs``,
         ``relative_error``, ``violation``, ``n_iter``, ``converged``, ``seconds`` and more:
         the layer's certificate as the solver reported it; :func:`check_certificate`
-        recomputes it from ``network_``, ``estimator_`` and data.
+        recomputes it from ``network_``, ``estimator_`` and data. After a fit with
+        ``sample_weight``, errors and ``eps_abs`` are in the weighted norm.
     sparsity_ : float
         Fraction of zero non-intercept weights over all layers.
     n_iter_ : int
