@@ -78,7 +78,7 @@ class _Search:
     """The network, its calibration data and the solve options of one target search."""
 
     def __init__(self, mlp, X, *, mode, gamma, solver, penalize_intercept, polish,
-                 max_iter, tol, n_jobs, verbose, reweight=0):
+                 max_iter, tol, n_jobs, verbose, reweight=0, sample_weight=None):
         dtype = np.result_type(X.dtype, np.float32)
         self.weights = [W.astype(dtype, copy=False) for W in stacked_weights(mlp)]
         self.X = X.astype(dtype, copy=False)
@@ -88,7 +88,8 @@ class _Search:
         solver_options = {"max_iter": max_iter, "tol": tol} if solver == "admm" else {}
         self.options = dict(solver=solver, solver_options=solver_options,
                             penalize_intercept=penalize_intercept, polish=polish,
-                            reweight=reweight)
+                            reweight=reweight, sample_weight=sample_weight)
+        self.sample_weight = sample_weight
         self.search_options = dict(
             solver="admm", solver_options={"max_iter": max_iter, "tol": max(tol, SEARCH_TOL)},
             penalize_intercept=penalize_intercept, polish="refit" if polish else False)
@@ -99,25 +100,28 @@ class _Search:
         return 1.0 - _nnz(records) / self.total
 
     # ------------------------------------------------------------ allocation search
-    def layer_paths(self, X_search):
+    def layer_paths(self, rows):
         """nnz and output shift of every layer along ``SEARCH_GRID`` (column 0: eps 0).
 
         Returns ``(epsilons, nnz, shift)``, each of shape (n_layers, n_points); ``shift``
         is the squared change of the final pre-activations when that layer alone is
         pruned, relative to their squared norm.
         """
-        inputs = layer_inputs(self.weights, X_search, self.activation)
+        inputs = layer_inputs(self.weights, self.X[rows], self.activation)
+        weight = None if self.sample_weight is None else self.sample_weight[rows]
+        options = dict(self.search_options, sample_weight=weight)
+        row_weight = 1.0 if weight is None else np.asarray(weight)[:, None]
         n_layers = len(self.weights)
         grid = np.r_[0.0, SEARCH_GRID]
         eps = np.tile(grid, (n_layers, 1))
         exact, _, exact_records = prune_parallel(
             self.weights, inputs, self.kinds, eps[:, :1], n_jobs=self.n_jobs,
-            **dict(self.search_options, polish=False))
+            **dict(options, polish=False))
         pruned, _, records = prune_parallel(self.weights, inputs, self.kinds, eps[:, 1:],
-                                            n_jobs=self.n_jobs, **self.search_options)
+                                            n_jobs=self.n_jobs, **options)
         pruned, records = exact + pruned, exact_records + records
         reference = final_preactivations(self.weights, inputs[0], self.activation)
-        scale = max(float(np.sum(reference ** 2)), np.finfo(float).tiny)
+        scale = max(float(np.sum(row_weight * reference ** 2)), np.finfo(float).tiny)
         nnz = np.empty(eps.shape)
         shift = np.empty(eps.shape)
         for k in range(grid.size):
@@ -125,7 +129,7 @@ class _Search:
                 nnz[i, k] = records[k][i]["nnz_after"]
                 moved = final_preactivations(self.weights, inputs[i], self.activation, i,
                                              pruned[k][i])
-                shift[i, k] = float(np.sum((moved - reference) ** 2)) / scale
+                shift[i, k] = float(np.sum(row_weight * (moved - reference) ** 2)) / scale
         if self.verbose:
             for i in range(n_layers):
                 print(f"[NetTrim] allocation path, layer {i}: nnz "
@@ -254,7 +258,8 @@ def choose_points(nnz, shift, budget):
 
 def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="output", gamma=1.1,
                       solver="admm", penalize_intercept=False, polish=True, max_iter=2000,
-                      tol=1e-3, n_jobs=None, verbose=0, random_state=None, reweight=0):
+                      tol=1e-3, n_jobs=None, verbose=0, random_state=None, reweight=0,
+                      sample_weight=None):
     """Prune a fitted MLP so that a fraction ``target`` of its weights is zero.
 
     Returns ``(weights, records, epsilons)``: the pruned stacked weights, one record per
@@ -266,7 +271,8 @@ def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="output", g
         raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}.")
     search = _Search(mlp, X, mode=mode, gamma=gamma, solver=solver,
                      penalize_intercept=penalize_intercept, polish=polish, max_iter=max_iter,
-                     tol=tol, n_jobs=n_jobs, verbose=verbose, reweight=reweight)
+                     tol=tol, n_jobs=n_jobs, verbose=verbose, reweight=reweight,
+                     sample_weight=sample_weight)
     n_layers = len(search.weights)
     budget = (1.0 - target) * search.total
     rng = check_random_state(random_state)
@@ -275,7 +281,7 @@ def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="output", g
     with warnings.catch_warnings():
         # Intermediate solves: only the returned layers' convergence is reported.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        eps_grid, nnz, shift = search.layer_paths(search.X[rows])
+        eps_grid, nnz, shift = search.layer_paths(rows)
     if allocation == "uniform":
         overall = nnz.sum(axis=0)
         log_grid = np.log(np.maximum(eps_grid[0], 1e-4))

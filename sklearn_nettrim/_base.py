@@ -14,12 +14,19 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.feature_selection import SelectorMixin
 from sklearn.frozen import FrozenEstimator
 from sklearn.neural_network import MLPClassifier
-from sklearn.utils import check_random_state
+from sklearn.utils import Bunch, _safe_indexing, check_random_state
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _num_features, check_is_fitted, validate_data
 
 from ._network import check_supported_estimator, with_weights
 from ._warnings import warn_user
+from ._weights import check_sample_weight
 
 #: Below this fraction of zeros in a layer, sparse storage makes prediction slower
 #: (measured on 2 cores: 50% sparse is 3x slower than dense, 99% is 7x faster).
@@ -44,14 +51,40 @@ def _estimator_has(attr):
 
 def subsample(X, max_samples, random_state):
     """Rows of X used as calibration data: all, or ``max_samples`` (int or fraction)."""
-    n = X.shape[0]
+    rows = _drawn_rows(X.shape[0], max_samples, random_state)
+    return X if rows is None else X[rows]
+
+
+def _drawn_rows(n, max_samples, random_state):
+    """The sorted rows ``max_samples`` draws out of ``n``, or None for all of them."""
     if max_samples is None:
-        return X
+        return None
     k = int(max_samples) if isinstance(max_samples, Integral) else int(np.ceil(max_samples * n))
     if k >= n:
-        return X
-    rows = np.sort(check_random_state(random_state).choice(n, size=max(k, 1), replace=False))
-    return X[rows]
+        return None
+    return np.sort(check_random_state(random_state).choice(n, size=max(k, 1), replace=False))
+
+
+def calibration_data(X, sample_weight, max_samples, random_state):
+    """Calibration rows and their weights: ``(dense X, weights or None)``.
+
+    Rows of weight 0 are dropped first; ``max_samples`` then draws uniformly (without
+    replacement) among the remaining rows, which keep their weights, so the subsample
+    estimates the same weighted error as all rows do. Without weights the draw is the
+    one :func:`subsample` makes.
+    """
+    if sample_weight is not None:
+        keep = sample_weight > 0
+        if not np.all(keep):
+            X, sample_weight = _safe_indexing(X, np.flatnonzero(keep)), sample_weight[keep]
+    rows = _drawn_rows(X.shape[0], max_samples, random_state)
+    if rows is not None:
+        X = X[rows]
+        sample_weight = None if sample_weight is None else sample_weight[rows]
+    if sp.issparse(X):
+        # The layer programs are dense (n_samples x n_inputs) in any case.
+        X = X.toarray()
+    return X, sample_weight
 
 
 def overall_sparsity(records):
@@ -66,7 +99,7 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
 
     def _network_template(self):
         """The network as given (the MLP inside a FrozenEstimator), or the default."""
-        estimator = default_network() if self.estimator is None else self.estimator
+        estimator = self._network_estimator()
         if isinstance(estimator, FrozenEstimator):
             return estimator.estimator
         return estimator
@@ -85,17 +118,64 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         tags.input_tags.sparse = network_tags.input_tags.sparse
         return tags
 
+    def _network_estimator(self):
+        """``estimator``, or the default network (taking sample weights when routed)."""
+        if self.estimator is not None:
+            return self.estimator
+        network = default_network()
+        if _routing_enabled():
+            # Without routing the default network is trained with the sample weights;
+            # with routing on, it asks for them, so that both behave the same.
+            network.set_fit_request(sample_weight=True).set_score_request(
+                sample_weight=True)
+        return network
+
+    def get_metadata_routing(self):
+        """Get the metadata routing of this object.
+
+        ``fit`` consumes ``sample_weight`` itself, for the pruning (request it with
+        ``set_fit_request(sample_weight=True)`` inside a Pipeline or a search) and routes
+        the metadata the network's ``fit`` requests to it (``mlp.set_fit_request(...)``;
+        the default network requests ``sample_weight``). See scikit-learn's
+        Metadata Routing User Guide.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        return MetadataRouter(owner=self).add_self_request(self).add(
+            estimator=self._network_estimator(),
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+
+    def _route_fit_params(self, sample_weight, fit_params):
+        """Metadata of ``fit`` per consumer: ``routed.estimator.fit`` and the others.
+
+        With metadata routing on, as the routing says; without it, ``fit_params`` and
+        ``sample_weight`` go to the network's ``fit`` (a frozen network is not fitted).
+        """
+        if _routing_enabled():
+            if sample_weight is not None:
+                fit_params = dict(fit_params, sample_weight=sample_weight)
+            return process_routing(self, "fit", **fit_params)
+        network_fit = dict(fit_params)
+        if sample_weight is not None and not isinstance(self.estimator, FrozenEstimator):
+            network_fit["sample_weight"] = sample_weight
+        return Bunch(estimator=Bunch(fit=network_fit), splitter=Bunch(split={}),
+                     scorer=Bunch(score={} if sample_weight is None
+                                  else {"sample_weight": sample_weight}))
+
     def _fitted_network(self, X, y, fit_params):
         """Train a clone of the network on (X, y), or return the frozen fitted one."""
-        estimator = default_network() if self.estimator is None else self.estimator
+        estimator = self._network_estimator()
         network = check_supported_estimator(estimator)
         if isinstance(estimator, FrozenEstimator):
             check_is_fitted(network, msg=(
                 "The network inside FrozenEstimator is not fitted: train it first, or pass"
                 " the unfitted MLP itself so that NetTrimTransformer trains it on (X, y)."))
-            if network.n_features_in_ != X.shape[1]:
+            n_features = _num_features(X)
+            if network.n_features_in_ != n_features:
                 raise ValueError(
-                    f"X has {X.shape[1]} features, but the frozen network was trained on"
+                    f"X has {n_features} features, but the frozen network was trained on"
                     f" {network.n_features_in_} features.")
             return network
         if y is None:
@@ -105,22 +185,21 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                 " trained network, pass FrozenEstimator(mlp) and call fit(X).")
         return clone(network).fit(X, y, **fit_params)
 
-    def _validated_fit_data(self, X, y, fit_params):
+    def _validated_fit_data(self, X, y, fit_params, sample_weight=None):
         """Validate X (recording n_features_in_ and feature names) and fit the network.
 
-        Returns the fitted network (a clone, or the frozen one), the validated X and the
-        calibration data: a dense float array subsampled per ``max_samples``.
+        ``fit_params`` are the network's (already routed). Returns the fitted network (a
+        clone, or the frozen one), the validated X, the validated sample weights, and the
+        calibration data with its weights (see :func:`calibration_data`).
         """
-        estimator = default_network() if self.estimator is None else self.estimator
-        check_supported_estimator(estimator)
+        check_supported_estimator(self._network_estimator())
         X_checked = validate_data(self, X, accept_sparse=["csr", "csc"],
                                   dtype=[np.float64, np.float32], reset=True)
+        sample_weight = check_sample_weight(sample_weight, X_checked.shape[0])
         network = self._fitted_network(X, y, fit_params)
-        calibration = subsample(X_checked, self.max_samples, self.random_state)
-        if sp.issparse(calibration):
-            # The layer programs are dense (n_samples x n_inputs) in any case.
-            calibration = calibration.toarray()
-        return network, X_checked, calibration
+        calibration, calibration_weight = calibration_data(
+            X_checked, sample_weight, self.max_samples, self.random_state)
+        return network, X_checked, sample_weight, calibration, calibration_weight
 
     def _set_pruned(self, network, weights, records):
         """Store the pruned network and its statistics as fitted attributes."""

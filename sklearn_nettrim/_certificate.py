@@ -13,9 +13,10 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from ._network import hidden_activation, layer_inputs, layer_kinds, stacked_weights
 from ._program import LayerProgram
 from ._prune import cascade_layer_terms
+from ._weights import check_sample_weight
 
 
-def check_certificate(estimator, X, *, tol=1e-3):
+def check_certificate(estimator, X, *, tol=1e-3, sample_weight=None):
     """Recompute each pruned layer's error and constraint violation on ``X``.
 
     On the calibration data used in ``fit`` (all of it, i.e. ``max_samples=None``), every
@@ -31,6 +32,9 @@ def check_certificate(estimator, X, *, tol=1e-3):
     tol : float, default=1e-3
         Allowed constraint violation, relative to the norm of the layer's outputs (the
         solvers stop at a relative tolerance too).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Measure in the sample-weighted Frobenius norm, as ``fit`` did when it was given
+        these weights (a fit with weights is certified on the same weights).
 
     Returns
     -------
@@ -62,6 +66,9 @@ def check_certificate(estimator, X, *, tol=1e-3):
     if X.shape[1] != original_net.n_features_in_:
         raise ValueError(f"X has {X.shape[1]} features, but the network was trained on"
                          f" {original_net.n_features_in_} features.")
+    sample_weight = check_sample_weight(sample_weight, X.shape[0])
+    if sample_weight is not None:
+        X, sample_weight = X[sample_weight > 0], sample_weight[sample_weight > 0]
     original, pruned = stacked_weights(original_net), stacked_weights(pruned_net)
     activation = hidden_activation(original_net)
     original_inputs = layer_inputs(original, X, activation)
@@ -71,14 +78,16 @@ def check_certificate(estimator, X, *, tol=1e-3):
         if record["mode"] == "cascade" and i > 0:
             targets, upper, eps_abs = cascade_layer_terms(
                 original_inputs[i], pruned_inputs[i], original[i], kind, estimator.gamma,
-                record.get("epsilon_floor", 0.0))
+                record.get("epsilon_floor", 0.0), sample_weight)
             program = LayerProgram(pruned_inputs[i], original[i], kind=kind, epsilon=eps_abs,
                                    relative=False, targets=targets, upper_bound=upper,
-                                   penalize_intercept=estimator.penalize_intercept)
+                                   penalize_intercept=estimator.penalize_intercept,
+                                   sample_weight=sample_weight)
         else:
             program = LayerProgram(original_inputs[i], original[i], kind=kind,
                                    epsilon=record["epsilon"],
-                                   penalize_intercept=estimator.penalize_intercept)
+                                   penalize_intercept=estimator.penalize_intercept,
+                                   sample_weight=sample_weight)
         check = program.check(pruned[i])
         bound = program.output_bound()
         if record.get("polished") == "output":

@@ -10,9 +10,10 @@ from sklearn.model_selection import check_cv
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import check_array
+from sklearn.utils.metadata_routing import MethodMapping
+from sklearn.utils.validation import _check_method_params, check_array
 
-from ._base import PrunedNetworkMixin, default_network, overall_sparsity, subsample
+from ._base import PrunedNetworkMixin, calibration_data, overall_sparsity
 from ._network import with_weights
 from ._path import epsilon_grid, layer_grid, prune_grid
 from ._solvers import SOLVERS
@@ -23,20 +24,28 @@ def _rows(y, indices):
     return None if y is None else _safe_indexing(y, indices)
 
 
-def _fold_path(network, X_train, y_train, X_test, y_test, grid, scorer, prune_options,
-               max_samples, random_state, fit_params):
-    """Train on one fold (unless frozen), prune along the grid, score every point."""
+def _fold_path(network, X, y, train, test, grid, scorer, prune_options, max_samples,
+               random_state, fit_params, sample_weight, score_params):
+    """Train on one fold (unless frozen), prune along the grid, score every point.
+
+    Per-sample metadata (the network's ``fit_params``, ``sample_weight`` and the
+    scorer's ``score_params``) is split with the fold: the network is trained and
+    pruned with the training part's weights, and scored with the test part's.
+    """
+    X_train, y_train = _safe_indexing(X, train), _rows(y, train)
+    X_test, y_test = _safe_indexing(X, test), _rows(y, test)
     if isinstance(network, FrozenEstimator):
         fitted = network.estimator
     else:
-        fitted = clone(network).fit(X_train, y_train, **fit_params)
-    calibration = subsample(X_train, max_samples, random_state)
-    if hasattr(calibration, "toarray"):
-        calibration = calibration.toarray()
+        fitted = clone(network).fit(X_train, y_train,
+                                    **_check_method_params(X, fit_params, train))
+    calibration, weight = calibration_data(X_train, _rows(sample_weight, train),
+                                           max_samples, random_state)
     n_layers = len(fitted.coefs_)
     points = prune_grid(fitted, calibration, layer_grid(grid, n_layers, prune_options["mode"]),
-                        **prune_options)
-    scores = np.array([scorer(with_weights(fitted, weights), X_test, y_test)
+                        sample_weight=weight, **prune_options)
+    test_params = _check_method_params(X, score_params, test)
+    scores = np.array([scorer(with_weights(fitted, weights), X_test, y_test, **test_params)
                        for weights, _ in points])
     sparsity = np.array([overall_sparsity(records) for _, records in points])
     return scores, sparsity
@@ -53,6 +62,12 @@ class NetTrimCV(PrunedNetworkMixin):
     users rarely need the last 0.1% of accuracy and usually want the smallest network
     that keeps it. Finally the network is trained on all the data and pruned at
     ``epsilon_``.
+
+    ``fit(X, y, sample_weight=w)`` splits the weights with the folds: each fold trains
+    and prunes with its training rows' weights (errors in the sample-weighted Frobenius
+    norm) and scores with its test rows'. With metadata routing on, ``fit`` metadata is
+    routed to the network, the splitter (e.g. ``groups`` for ``GroupKFold``) and the
+    scorer, as each requests it.
 
     Parameters
     ----------
@@ -147,35 +162,44 @@ feature_names_in_, classes_
                     reweight=self.reweight)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None, **fit_params):
+    def fit(self, X, y=None, sample_weight=None, **fit_params):
         """Cross-validate the epsilon grid, choose ``epsilon_``, refit on all data.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or sparse matrix of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
             Needed unless the estimator is a fitted network in FrozenEstimator.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows, split with the folds: each fold trains and prunes with
+            its training part's weights and scores with its test part's (passed to the
+            scorer); the final refit uses them all. See :meth:`NetTrimTransformer.fit`.
         **fit_params : dict
-            Passed to the network's ``fit``.
+            Passed to the network's ``fit`` (split with the folds where they have one
+            entry per sample). With metadata routing on, ``fit`` metadata is routed to
+            the network's ``fit``, the splitter's ``split`` and the scorer as they
+            request it.
 
         Returns
         -------
         self : object
         """
         grid = epsilon_grid(self.epsilons)
-        network, X_checked, calibration = self._validated_fit_data(X, y, fit_params)
-        estimator = default_network() if self.estimator is None else self.estimator
+        routed = self._route_fit_params(sample_weight, fit_params)
+        network, X_checked, sample_weight, calibration, weight = self._validated_fit_data(
+            X, y, routed.estimator.fit, sample_weight)
+        estimator = self._network_estimator()
         if y is not None:
             y = check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=False)
-        folds = list(check_cv(self.cv, y, classifier=is_classifier(self)).split(X_checked, y))
-        scorer = check_scoring(network, scoring=self.scoring)
+        splitter = check_cv(self.cv, y, classifier=is_classifier(self))
+        folds = list(splitter.split(X_checked, y, **routed.splitter.split))
+        scorer = self._get_scorer()
         options = self._prune_options()
         results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
             delayed(_fold_path)(
-                estimator,
-                _safe_indexing(X_checked, train), _rows(y, train),
-                _safe_indexing(X_checked, test), _rows(y, test),
-                grid, scorer, options, self.max_samples, self.random_state, fit_params)
+                estimator, X_checked, y, train, test, grid, scorer, options,
+                self.max_samples, self.random_state, routed.estimator.fit, sample_weight,
+                routed.scorer.score)
             for train, test in folds)
         scores = np.array([r[0] for r in results])       # (n_folds, n_points)
         sparsity = np.array([r[1] for r in results])
@@ -185,9 +209,30 @@ feature_names_in_, classes_
         self.epsilon_ = float(grid[self.best_index_])
         [(weights, records)] = prune_grid(
             network, calibration, layer_grid([self.epsilon_], len(network.coefs_), self.mode),
-            **dict(options, n_jobs=self.n_jobs, verbose=self.verbose))
+            sample_weight=weight, **dict(options, n_jobs=self.n_jobs, verbose=self.verbose))
         self._set_pruned(network, weights, records)
         return self
+
+    def _get_scorer(self):
+        return check_scoring(self._network_template(), scoring=self.scoring)
+
+    def get_metadata_routing(self):
+        """Get the metadata routing of this object.
+
+        ``fit`` consumes ``sample_weight`` itself (pruning, and splitting it with the
+        folds) and routes metadata to the network's ``fit``, the splitter's ``split`` and
+        the scorer's ``score``, as each requests it. See scikit-learn's
+        Metadata Routing User Guide.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        return (super().get_metadata_routing()
+                .add(splitter=check_cv(self.cv),
+                     method_mapping=MethodMapping().add(caller="fit", callee="split"))
+                .add(scorer=self._get_scorer(),
+                     method_mapping=MethodMapping().add(caller="fit", callee="score")))
 
     @staticmethod
     def _results(grid, scores, sparsity):

@@ -16,6 +16,7 @@ from ._network import (
     with_weights,
 )
 from ._prune import prune_cascade, prune_parallel
+from ._weights import check_sample_weight
 
 #: Bounds of the default log grid: 1% keeps a network almost intact; at 50% a ReLU layer
 #: keeps only its largest outputs (and at 100% it may vanish).
@@ -51,13 +52,19 @@ def layer_grid(grid, n_layers, mode):
 
 def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
                penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
-               n_jobs=None, verbose=0, warm_start=True, reweight=0):
+               n_jobs=None, verbose=0, warm_start=True, reweight=0, sample_weight=None):
     """Prune a fitted MLP on ``X`` at every column of ``epsilons`` (n_layers, n_points).
 
     Returns one ``(weights, records)`` pair per point, ``weights`` stacked per layer.
     Parallel mode: one job per layer walks its whole grid. Cascade mode: the points run
     one after the other, each layer warm-started from the previous point.
+    ``sample_weight`` (validated, one per row of ``X``) weights every layer's errors;
+    rows of weight 0 are dropped here, once.
     """
+    if sample_weight is not None:
+        keep = sample_weight > 0
+        if not np.all(keep):
+            X, sample_weight = X[keep], sample_weight[keep]
     weights = stacked_weights(mlp)
     dtype = np.result_type(X.dtype, np.float32)
     weights = [W.astype(dtype, copy=False) for W in weights]
@@ -66,7 +73,8 @@ def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
     epsilons = np.asarray(epsilons, dtype=float)
     solver_options = {"max_iter": max_iter, "tol": tol} if solver == "admm" else {}
     options = dict(solver=solver, solver_options=solver_options,
-                   penalize_intercept=penalize_intercept, polish=polish, reweight=reweight)
+                   penalize_intercept=penalize_intercept, polish=polish, reweight=reweight,
+                   sample_weight=sample_weight)
     activation = hidden_activation(mlp)
     if mode == "parallel":
         inputs = layer_inputs(weights, X, activation)
@@ -90,7 +98,7 @@ def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
 
 def net_trim_path(mlp, X, epsilons=10, *, mode="parallel", solver="admm", gamma=1.1,
                   penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
-                  warm_start=True, n_jobs=None, verbose=0, reweight=0):
+                  warm_start=True, n_jobs=None, verbose=0, reweight=0, sample_weight=None):
     """Prune a fitted MLP at a grid of tolerances, warm-starting along the grid.
 
     Parameters
@@ -109,6 +117,10 @@ reweight
     warm_start : bool, default=True
         Start every solve from the l1 solution at the previous (smaller) tolerance,
         which is feasible for the next one.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the rows of ``X``: every layer's error is measured in the
+        sample-weighted Frobenius norm (rows of weight 0 are ignored; an integer weight
+        counts as that many copies of the row).
 
     Returns
     -------
@@ -141,12 +153,13 @@ reweight
     if X.shape[1] != network.n_features_in_:
         raise ValueError(f"X has {X.shape[1]} features, but the network was trained on"
                          f" {network.n_features_in_} features.")
+    sample_weight = check_sample_weight(sample_weight, X.shape[0])
     grid = epsilon_grid(epsilons)
     n_layers = len(network.coefs_)
     points = prune_grid(network, X, layer_grid(grid, n_layers, mode), mode=mode, solver=solver,
                         gamma=gamma, penalize_intercept=penalize_intercept, polish=polish,
                         reweight=reweight,
                         max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose,
-                        warm_start=warm_start)
+                        warm_start=warm_start, sample_weight=sample_weight)
     estimators = [with_weights(network, weights) for weights, _ in points]
     return grid, estimators, [records for _, records in points]

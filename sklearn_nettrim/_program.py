@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._penalties import L1
+from ._weights import check_sample_weight
 
 KINDS = ("relu", "linear")
 
@@ -84,6 +85,12 @@ class LayerProgram:
         while ``inputs`` are the pruned network's.
     penalize_intercept : bool, default=False
         Whether the intercept row is part of the l1 objective (True is the authors' program).
+    sample_weight : array-like of shape (n_samples,) or None
+        Errors are measured in the sample-weighted Frobenius norm: rows of weight 0 are
+        dropped and the rows of ``A`` (ones column included), of the targets and of
+        ``V`` are scaled by ``sqrt(w)`` (Omega is unchanged). ``A``, ``Y`` and ``V``
+        below are the scaled arrays, so every solver and check sees a plain program;
+        ``eps_abs`` (relative) and the errors are in the weighted norm.
     penalty : penalty object or None
         The objective (see ``_penalties``); ``None`` means
         ``L1(penalize_intercept=penalize_intercept)``. A given penalty decides itself
@@ -91,7 +98,8 @@ class LayerProgram:
     """
 
     def __init__(self, inputs, weights, *, kind="relu", epsilon=0.05, relative=True,
-                 upper_bound=None, targets=None, penalize_intercept=False, penalty=None):
+                 upper_bound=None, targets=None, penalize_intercept=False, penalty=None,
+                 sample_weight=None):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}.")
         inputs = np.asarray(inputs)
@@ -123,6 +131,9 @@ class LayerProgram:
             self.V = np.asarray(upper_bound, dtype=dtype)
             if self.V.shape != Z.shape:
                 raise ValueError(f"upper_bound must have shape {Z.shape}, got {self.V.shape}.")
+        sample_weight = check_sample_weight(sample_weight, Z.shape[0])
+        if sample_weight is not None:
+            self._apply_sample_weight(sample_weight)
         if penalty is None:
             penalty = L1(penalize_intercept=penalize_intercept)
         self.penalty = penalty
@@ -131,6 +142,17 @@ class LayerProgram:
         self.target_norm = float(np.linalg.norm(self.Y))
         self.epsilon = float(epsilon)
         self.eps_abs = float(epsilon) * self.target_norm if relative else float(epsilon)
+
+    def _apply_sample_weight(self, sample_weight):
+        """Drop the rows of weight 0 and scale the others by ``sqrt(w)``."""
+        keep = sample_weight > 0
+        root = np.sqrt(sample_weight[keep]).astype(self.dtype)[:, None]
+        self.A = self.A[keep] * root
+        self.Y = self.Y[keep] * root
+        if self.omega is not None:
+            self.omega = self.omega[keep]
+        if self.V is not None:
+            self.V = self.V[keep] * root
 
     @property
     def shape(self):

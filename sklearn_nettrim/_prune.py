@@ -55,7 +55,8 @@ def reweighted_penalty(penalty, U):
 
 def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=None,
                upper_bound=None, penalize_intercept=False, solver="admm",
-               solver_options=None, warm_start=None, polish=False, reweight=0):
+               solver_options=None, warm_start=None, polish=False, reweight=0,
+               sample_weight=None):
     """Build and solve one layer's program.
 
     Returns ``(weights, l1_weights, record)``: the final (maybe polished) weights, the
@@ -65,7 +66,7 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
     """
     program = LayerProgram(inputs, weights, kind=kind, epsilon=epsilon, relative=relative,
                            targets=targets, upper_bound=upper_bound,
-                           penalize_intercept=penalize_intercept)
+                           penalize_intercept=penalize_intercept, sample_weight=sample_weight)
     penalty_template = program.penalty
     solution = solve_layer(program, solver, warm_start=warm_start, warn=False,
                            **(solver_options or {}))
@@ -171,14 +172,17 @@ def prune_parallel(weights, inputs, kinds, epsilons, *, n_jobs=None, verbose=0,
     return pruned, l1, records
 
 
-def cascade_layer_terms(original_input, pruned_input, W, kind, gamma, floor=0.0):
+def cascade_layer_terms(original_input, pruned_input, W, kind, gamma, floor=0.0,
+                        sample_weight=None):
     """Targets, ``V`` and absolute tolerance of a cascade layer ``l >= 2``.
 
     The targets are the ORIGINAL network's outputs; ``V = A_pruned @ W_l`` on Omega^c and
     ``eps_l^2 = gamma * ||(A_pruned @ W_l - Y_l) on Omega||^2`` (the whole residual for a
     linear layer), so that the original ``W_l`` stays feasible on the pruned input. A
     relative ``floor`` raises the tolerance to at least ``floor * ||Y_l||_F`` (a per-layer
-    epsilon in cascade mode): ``W_l`` stays feasible, the layer may be pruned harder.
+    epsilon in cascade mode): ``W_l`` stays feasible, the layer may be pruned harder. With
+    ``sample_weight`` the norms are the weighted ones (targets and ``V`` stay unscaled:
+    the layer program scales them).
     """
     Z_orig = original_input @ W[:-1] + W[-1]
     Z_pruned = pruned_input @ W[:-1] + W[-1]
@@ -189,8 +193,9 @@ def cascade_layer_terms(original_input, pruned_input, W, kind, gamma, floor=0.0)
         upper = np.where(omega, 0, Z_pruned)
     else:
         targets, residual, upper = Z_orig, Z_pruned - Z_orig, None
-    eps_abs = float(np.sqrt(gamma) * np.linalg.norm(residual))
-    return targets, upper, max(eps_abs, float(floor) * float(np.linalg.norm(targets)))
+    scale = 1.0 if sample_weight is None else np.sqrt(np.asarray(sample_weight))[:, None]
+    eps_abs = float(np.sqrt(gamma) * np.linalg.norm(residual * scale))
+    return targets, upper, max(eps_abs, float(floor) * float(np.linalg.norm(targets * scale)))
 
 
 def prune_cascade(weights, X, kinds, epsilon, activation, *, gamma=1.1, verbose=0,
@@ -215,8 +220,9 @@ def prune_cascade(weights, X, kinds, epsilon, activation, *, gamma=1.1, verbose=
         if i == 0:
             U, U_l1, record = _solve_one(i, X, W, epsilon=epsilon, **layer_options)
         else:
-            targets, upper, eps_abs = cascade_layer_terms(original, pruned_input, W, kind,
-                                                          gamma, floors[i])
+            targets, upper, eps_abs = cascade_layer_terms(
+                original, pruned_input, W, kind, gamma, floors[i],
+                options.get("sample_weight"))
             U, U_l1, record = _solve_one(i, pruned_input, W, epsilon=eps_abs, relative=False,
                                          targets=targets, upper_bound=upper, **layer_options)
             record["epsilon_floor"] = float(floors[i])

@@ -70,6 +70,12 @@ class NetTrimTransformer(PrunedNetworkMixin):
     ``estimator_``, a plain fitted MLP; prediction methods delegate to it, and
     ``transform`` keeps the input features that still have a non-zero first-layer weight.
 
+    ``fit(X, y, sample_weight=w)`` trains the network with the weights and measures every
+    layer's error in the sample-weighted Frobenius norm. With scikit-learn's metadata
+    routing on, ``set_fit_request(sample_weight=True)`` lets a Pipeline or GridSearchCV
+    pass the weights to the pruning, and the network's own requests decide what reaches
+    its ``fit`` (see "Sample weights and metadata routing" in the user guide).
+
     Parameters
     ----------
     estimator : MLPClassifier, MLPRegressor, FrozenEstimator of one, or None
@@ -110,6 +116,8 @@ class NetTrimTransformer(PrunedNetworkMixin):
     max_samples : int, float or None, default=None
         Calibration rows used for pruning: all (None), a number, or a fraction of ``X``,
         drawn with ``random_state``. Each layer's program is O(n_samples * width) in memory.
+        With ``sample_weight``, rows of weight 0 are dropped first and the rows are drawn
+        uniformly among the others, keeping their weights.
     max_iter : int, default=2000
         Iteration cap of the ADMM solver (a ConvergenceWarning tells when it is reached).
     tol : float, default=1e-3
@@ -155,7 +163,8 @@ class NetTrimTransformer(PrunedNetworkMixin):
         Per layer: ``shape``, ``nnz_before``, ``nnz_after``, ``sparsity``, ``eps_abs``,
         ``relative_error``, ``violation``, ``n_iter``, ``converged``, ``seconds`` and more:
         the layer's certificate as the solver reported it; :func:`check_certificate`
-        recomputes it from ``network_``, ``estimator_`` and data.
+        recomputes it from ``network_``, ``estimator_`` and data. After a fit with
+        ``sample_weight``, errors and ``eps_abs`` are in the weighted norm.
     sparsity_ : float
         Fraction of zero non-intercept weights over all layers.
     n_iter_ : int
@@ -228,37 +237,46 @@ class NetTrimTransformer(PrunedNetworkMixin):
         self.reweight = reweight
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None, **fit_params):
+    def fit(self, X, y=None, sample_weight=None, **fit_params):
         """Train the network on ``(X, y)`` (unless frozen) and prune it on ``X``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or sparse matrix of shape (n_samples, n_features)
             Training and calibration data.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
             Targets; needed unless the estimator is a fitted network in FrozenEstimator.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows. The pruning measures every layer's error in the
+            sample-weighted Frobenius norm (rows of weight 0 are ignored, an integer
+            weight counts as that many copies of the row), and the weights are passed to
+            the network's ``fit`` when it is trained (with metadata routing on: when the
+            network requests them).
         **fit_params : dict
-            Passed to the network's ``fit``.
+            Passed to the network's ``fit`` (with metadata routing on: routed to it as
+            it requests).
 
         Returns
         -------
         self : object
         """
-        network, _, calibration = self._validated_fit_data(X, y, fit_params)
+        routed = self._route_fit_params(sample_weight, fit_params)
+        network, _, _, calibration, weight = self._validated_fit_data(
+            X, y, routed.estimator.fit, sample_weight)
         weights, records, self.epsilon_ = prune_fitted_network(
             network, calibration, epsilon=self.epsilon, mode=self.mode,
             target_sparsity=self.target_sparsity, allocation=self.allocation,
             random_state=self.random_state, solver=self.solver, gamma=self.gamma,
             penalize_intercept=self.penalize_intercept, polish=self.polish,
             max_iter=self.max_iter, tol=self.tol, n_jobs=self.n_jobs, verbose=self.verbose,
-            reweight=self.reweight)
+            reweight=self.reweight, sample_weight=weight)
         self._set_pruned(network, weights, records)
         return self
 
 def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
              penalize_intercept=False, polish=True, max_samples=None, max_iter=2000,
              tol=1e-3, n_jobs=None, verbose=0, random_state=None, target_sparsity=None,
-             allocation="output", reweight=0):
+             allocation="output", reweight=0, sample_weight=None):
     """Return a pruned copy of a fitted MLP (the original is not modified).
 
     Parameters
@@ -270,6 +288,9 @@ def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
     epsilon, mode, solver, gamma, penalize_intercept, polish, max_samples, max_iter, tol,\
 n_jobs, verbose, random_state, target_sparsity, allocation, reweight
         As in :class:`NetTrimTransformer`.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the rows of ``X``: every layer's error is measured in the
+        sample-weighted Frobenius norm (see :meth:`NetTrimTransformer.fit`).
 
     Returns
     -------
@@ -294,4 +315,4 @@ n_jobs, verbose, random_state, target_sparsity, allocation, reweight
         penalize_intercept=penalize_intercept, polish=polish, max_samples=max_samples,
         max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose, random_state=random_state,
         target_sparsity=target_sparsity, allocation=allocation, reweight=reweight)
-    return trim.fit(X).estimator_
+    return trim.fit(X, sample_weight=sample_weight).estimator_

@@ -25,6 +25,15 @@ def expected_failed_checks(estimator):
             "The check is written for linear models (it reads coef_). Our sparsify()"
             " stores the pruned network's coefs_ as CSR matrices; tests/test_path_cv.py"
             " checks that predictions stay the same."),
+        **dict.fromkeys(
+            ["check_sample_weight_equivalence_on_dense_data",
+             "check_sample_weight_equivalence_on_sparse_data"],
+            "The check asks fitting with integer weights to match repeated rows to"
+            " rtol=1e-7. The default networks train with adam on shuffled minibatches,"
+            " which is not weight-equivalent, and NetTrimCV's folds split repeated rows"
+            " apart; even with an lbfgs network the pruning is equivalent only up to the"
+            " ADMM tolerance (about 1e-5 relative here). tests/test_sample_weight.py"
+            " checks the pruning's equivalence at solver tolerance."),
     }
 
 
