@@ -72,12 +72,12 @@ def cell_text(value):
     return str(value)
 
 
-def table_node(table):
+def table_node(table, css_class="benchmark-table"):
     """A docutils table (header row = ``columns``) with the table's title as caption."""
     columns = [str(c) for c in table.get("columns", [])]
     rows = [list(row) for row in table.get("rows", [])]
     width = max([len(columns)] + [len(row) for row in rows]) if (columns or rows) else 0
-    node = nodes.table(classes=["benchmark-table"])
+    node = nodes.table(classes=[css_class])
     if table.get("title"):
         node += nodes.title(table["title"], table["title"])
     group = nodes.tgroup(cols=max(width, 1))
@@ -209,7 +209,8 @@ class BenchmarkResults(Directive):
             rows.append([name, result.get("title", name), env.get("date", ""),
                          env.get("machine", "")])
         table = table_node({"title": "Results files", "rows": rows,
-                            "columns": ["benchmark", "title", "date", "machine"]})
+                            "columns": ["benchmark", "title", "date", "machine"]},
+                           css_class="benchmark-overview")
         # Link each benchmark name to its section.
         for row, name in zip(table.findall(nodes.row), [None] + names):
             if name is None:
