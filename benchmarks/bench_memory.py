@@ -183,8 +183,9 @@ def main(argv=None):
             f" ``max_iter={args.max_iter}`` (the peak is reached within the first"
             " iterations), each size in a fresh subprocess. *peak* is the tracemalloc peak"
             " after the data exist, *maxrss* the growth of the process's resident memory,"
-            " *predicted* the count of the arrays the code allocates,"
-            " ``8 * (3 P N + 15 P M + 4 N^2)`` bytes with N = 785 and M = 300. A constant"
+            " *predicted* the upper count of the arrays in this script's docstring,"
+            " ``8 * (3 P N + 15 P M + 4 N^2)`` bytes with N = 785 and M = 300"
+            " (*peak/predicted* shows how much of it is really allocated). A constant"
             " peak per sample means memory grows linearly with P: no P x P array."),
         tables=[{
             "title": "Time and peak memory per calibration size",

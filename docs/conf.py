@@ -64,6 +64,9 @@ sphinx_gallery_conf = {
     "abort_on_example_error": False,
     "only_warn_on_example_error": False,
     "min_reported_time": 0,
+    # Each example page shows its own running time; the summary page would load its
+    # table scripts from a CDN.
+    "write_computation_times": False,
     "show_memory": False,
     "remove_config_comments": True,
     "download_all_examples": True,
