@@ -160,8 +160,6 @@ if plt is not None:
     ax.set_xlabel("seconds")
     ax.set_title("Same results, different joblib backends")
     fig.tight_layout()
-    fig.savefig("plot_dask_cluster.png", dpi=100)
-    print("figure saved to plot_dask_cluster.png")
     plt.show()
 
 client.close()

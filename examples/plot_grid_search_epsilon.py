@@ -141,6 +141,4 @@ if plt is not None:
     NetTrimPathDisplay.from_estimator(trim_cv, ax=ax_cv)
     ax_cv.set_title("NetTrimCV (score_tolerance=0.01)")
     fig.tight_layout()
-    fig.savefig("plot_grid_search_epsilon.png", dpi=100)
-    print("figure saved to plot_grid_search_epsilon.png")
     plt.show()
