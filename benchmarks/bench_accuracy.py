@@ -60,9 +60,11 @@ TARGETS = (0.8, 0.9, 0.95)
 MNIST_TARGETS = (0.9, 0.95)
 #: (mode, polish, allocation): the Net-Trim variants.
 VARIANTS = (
-    ("cascade", "output", "output"),
     ("cascade", "output", "uniform"),
-    ("parallel", "output", "output"),
+    ("cascade", "output", "magnitude"),
+    ("cascade", "output", "output"),
+    ("parallel", "output", "magnitude"),
+    ("parallel", "output", "uniform"),
     ("cascade", True, "uniform"),
     ("cascade", "refit", "uniform"),
 )

@@ -29,12 +29,13 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils.parallel import Parallel, delayed
 
 from ._network import hidden_activation, layer_inputs, layer_kinds, stacked_weights
-from ._prune import _solve_one, prune_cascade, prune_parallel, report
+from ._prune import _solve_one, cascade_layer_terms, prune_cascade, prune_parallel, report
 from ._warnings import warn_user
 
-ALLOCATIONS = ("output", "uniform")
+ALLOCATIONS = ("magnitude", "output", "uniform")
 
 #: The achieved overall sparsity is within this distance of the target (absolute: half a
 #: percentage point), or a warning says why not.
@@ -137,66 +138,152 @@ class _Search:
                       + " ".join(f"{s:.2g}" for s in shift[i]), flush=True)
         return eps, nnz, shift
 
-    # ------------------------------------------------------------ evaluations
-    def solve_parallel(self, eps, cache):
-        """Every layer at its own relative tolerance on all rows (cached per layer)."""
-        todo = [i for i, e in enumerate(eps) if (i, e) not in cache]
-        if len(todo) > 1:
-            weights = [self.weights[i] for i in todo]
-            inputs = [self.inputs[i] for i in todo]
-            kinds = [self.kinds[i] for i in todo]
-            starts = [self._warm_start(cache, i, eps[i]) for i in todo]
-            pruned, l1, records = prune_parallel(
-                weights, inputs, kinds, np.array([eps[i] for i in todo])[:, None],
-                n_jobs=self.n_jobs, warm_starts=starts, **self.options)
-            for j, i in enumerate(todo):
-                records[0][j]["layer"] = i
-                cache[i, eps[i]] = (pruned[0][j], l1[0][j], records[0][j])
-        elif todo:
-            [i] = todo
-            U, U_l1, record = _solve_one(i, self.inputs[i], self.weights[i],
-                                         kind=self.kinds[i], epsilon=eps[i],
-                                         warm_start=self._warm_start(cache, i, eps[i]),
-                                         **self.options)
-            record["mode"] = "parallel"
-            cache[i, eps[i]] = (U, U_l1, record)
-        weights = [cache[i, e][0] for i, e in enumerate(eps)]
-        records = [dict(cache[i, e][2]) for i, e in enumerate(eps)]
-        return weights, records
+    def capacity(self):
+        """Non-zeros each layer keeps at epsilon 0 (silent inputs and dead units dropped)."""
+        counts = []
+        for i, W in enumerate(self.weights):
+            silent = ~np.any(self.inputs[i] != 0, axis=0)
+            if self.kinds[i] == "relu":
+                dead = ~np.any(self.inputs[i] @ W[:-1] + W[-1] > 0, axis=0)
+            else:
+                dead = np.zeros(W.shape[1], dtype=bool)
+            counts.append(np.count_nonzero(W[:-1][~silent][:, ~dead]))
+        return np.array(counts, dtype=float)
 
-    @staticmethod
-    def _warm_start(cache, layer, epsilon):
-        """The l1 solution at the largest smaller tolerance solved (feasible), if any."""
-        below = [e for (i, e) in cache if i == layer and e < epsilon]
-        return cache[layer, max(below)][1] if below else None
+    def output_budgets(self, budget, random_state):
+        """Per-layer non-zeros from the shared price, and first guesses of the tolerances."""
+        rng = check_random_state(random_state)
+        n = self.X.shape[0]
+        rows = (np.arange(n) if n <= SEARCH_SAMPLES
+                else np.sort(rng.choice(n, SEARCH_SAMPLES, replace=False)))
+        eps_grid, nnz, shift = self.layer_paths(rows)
+        n_layers = len(self.weights)
+        chosen = choose_points(nnz, shift, budget)
+        budgets = nnz[np.arange(n_layers), chosen]
+        # The slack the grid leaves goes to the layer with the most at stake between its
+        # chosen point and the next denser one.
+        steps = np.where(chosen > 0, nnz[np.arange(n_layers), np.maximum(chosen - 1, 0)]
+                         - budgets, -1)
+        budgets[int(np.argmax(steps))] += max(budget - budgets.sum(), 0)
+        guesses = [np.exp(_interpolate(np.log(SEARCH_GRID), nnz[i, 1:], budgets[i]))
+                   for i in range(n_layers)]
+        return budgets, np.array(guesses)
 
-    def solve_cascade(self, eps, previous):
-        pruned, l1, records = prune_cascade(
-            self.weights, self.X, self.kinds, np.asarray(eps, dtype=float), self.activation,
-            gamma=self.gamma, warm_starts=previous, **self.options)
-        return pruned, l1, records
+    def _tolerance(self, i):
+        return max(1.0, 0.8 * SPARSITY_TOLERANCE * self.weights[i][:-1].size)
+
+    def _job_options(self, i):
+        return dict(kind=self.kinds[i], options=self.options)
+
+    def to_budgets(self, budgets, guesses):
+        """Every layer's tolerance searched for its budget of non-zeros.
+
+        Parallel mode: one joblib job per layer. Cascade mode: layer after layer, each on
+        the pruned network's input, a layer's unused budget passed on to the next one.
+        """
+        n_layers = len(self.weights)
+        if self.mode == "parallel":
+            jobs = (delayed(_layer_job)(i, self.inputs[i], self.weights[i], budgets[i],
+                                        self._tolerance(i), guesses[i],
+                                        **self._job_options(i))
+                    for i in range(n_layers))
+            results = sorted(Parallel(n_jobs=self.n_jobs)(jobs), key=lambda r: r[0])
+            for result in results:
+                result[3]["mode"] = "parallel"
+            return ([r[1] for r in results], [r[3] for r in results],
+                    np.array([r[4] for r in results]))
+        weights, records, eps = [], [], []
+        original, pruned_input, carry = self.X, self.X, 0.0
+        for i, W in enumerate(self.weights):
+            goal = budgets[i] + carry
+            if i == 0:
+                _, U, _, record, epsilon = _layer_job(i, self.X, W, goal, self._tolerance(i),
+                                                      guesses[i], **self._job_options(i))
+            else:
+                targets, upper, base = cascade_layer_terms(
+                    original, pruned_input, W, self.kinds[i], self.gamma, 0.0,
+                    self.sample_weight)
+                norm = float(np.linalg.norm(
+                    targets if self.sample_weight is None
+                    else targets * np.sqrt(self.sample_weight)[:, None]))
+                _, U, _, record, epsilon = _layer_job(
+                    i, pruned_input, W, goal, self._tolerance(i), guesses[i],
+                    targets=targets, upper_bound=upper, base_eps=base, target_norm=norm,
+                    **self._job_options(i))
+            record["mode"] = "cascade"
+            carry = goal - record["nnz_after"]
+            weights.append(U)
+            records.append(record)
+            eps.append(epsilon)
+            if i + 1 < n_layers:
+                original = self.activation(original @ W[:-1] + W[-1]).astype(self.X.dtype,
+                                                                               copy=False)
+                pruned_input = self.activation(pruned_input @ U[:-1] + U[-1]).astype(
+                    self.X.dtype, copy=False)
+        return weights, records, np.array(eps)
+
+    def uniform(self, target, budget, random_state):
+        """One relative epsilon for every layer (cascade: the first), by a secant search.
+
+        The search solves without polishing where polishing cannot change the sparsity
+        (parallel mode); cascade evaluations are whole cascades, polished, since a
+        polished layer changes the next layer's program.
+        """
+        n_layers = len(self.weights)
+        eps_of = (lambda e: np.r_[e, np.zeros(n_layers - 1)]) if self.mode == "cascade" \
+            else (lambda e: np.full(n_layers, e))
+        previous = [None]
+        search_options = dict(self.options, polish=False) if self.mode == "parallel" \
+            else self.options
+
+        def evaluate(theta):
+            eps = eps_of(float(np.exp(theta)))
+            if self.mode == "parallel":
+                pruned, l1, records = prune_parallel(
+                    self.weights, self.inputs, self.kinds, eps[:, None], n_jobs=self.n_jobs,
+                    warm_starts=previous[0], **search_options)
+                pruned, l1, records = pruned[0], l1[0], records[0]
+            else:
+                pruned, l1, records = prune_cascade(
+                    self.weights, self.X, self.kinds, eps, self.activation, gamma=self.gamma,
+                    warm_starts=previous[0], **search_options)
+            previous[0] = l1
+            sparsity = self.sparsity(records)
+            if self.verbose:
+                print(f"[NetTrim] epsilon {eps[0]:.4g}: sparsity {sparsity:.4f}", flush=True)
+            return sparsity, (pruned, l1, records, eps)
+
+        (_, _, (pruned, l1, records, eps)), history = _secant_search(
+            evaluate, np.log(0.1), target)
+        if self.mode == "parallel" and self.options["polish"]:
+            pruned, _, records = prune_parallel(
+                self.weights, self.inputs, self.kinds, eps[:, None], n_jobs=self.n_jobs,
+                warm_starts=l1, **self.options)
+            pruned, records = pruned[0], records[0]
+        return pruned, records, eps, len(history)
 
 
-def _secant_search(evaluate, theta0, target, *, guess_step=0.35, max_evals=MAX_EVALUATIONS,
+def _secant_search(evaluate, theta0, target, *, tolerance=SPARSITY_TOLERANCE,
+                   guess_step=0.35, max_evals=MAX_EVALUATIONS,
                    bounds=(np.log(1e-4), np.log(4.0))):
-    """Move ``theta`` until ``evaluate(theta)``'s sparsity is within tolerance of target.
+    """Move ``theta`` until ``evaluate(theta)``'s value is within ``tolerance`` of target.
 
-    ``evaluate`` returns ``(sparsity, result)`` and sparsity grows with ``theta`` (not
-    strictly in cascade mode). Brackets the target by doubling steps, then regula falsi
-    (Illinois). Returns the result closest to the target and all evaluations.
+    ``evaluate`` returns ``(value, result)`` and the value grows with ``theta`` (not
+    strictly in cascade mode). Brackets the target by doubling steps, then regula falsi.
+    Returns the evaluation closest to the target and all evaluations.
     """
     history = []
 
     def run(theta):
         theta = float(np.clip(theta, *bounds))
-        sparsity, result = evaluate(theta)
-        history.append((theta, sparsity, result))
-        return theta, sparsity
+        value, result = evaluate(theta)
+        history.append((theta, value, result))
+        return theta, value
 
     lo = hi = None
     theta, s = run(theta0)
     step = guess_step
-    while abs(s - target) > SPARSITY_TOLERANCE and len(history) < max_evals:
+    while abs(s - target) > tolerance and len(history) < max_evals:
         if s < target:
             lo = (theta, s)
         else:
@@ -207,13 +294,70 @@ def _secant_search(evaluate, theta0, target, *, guess_step=0.35, max_evals=MAX_E
             theta, s = run(theta + (step if s < target else -step))
             step *= 2
             continue
-        # Regula falsi on the bracket, with the Illinois halving against stalls.
         (t0, s0), (t1, s1) = lo, hi
         new = t0 + (target - s0) * (t1 - t0) / (s1 - s0) if s1 != s0 else (t0 + t1) / 2
-        new = min(max(new, min(t0, t1) + 0.05 * abs(t1 - t0)), max(t0, t1) - 0.05 * abs(t1 - t0))
+        margin = 0.05 * abs(t1 - t0)
+        new = min(max(new, min(t0, t1) + margin), max(t0, t1) - margin)
         theta, s = run(new)
     best = min(history, key=lambda h: (abs(h[1] - target), -h[1]))
     return best, history
+
+
+def _layer_to_nnz(solve, target, tolerance, guess):
+    """The tolerance at which one layer keeps about ``target`` non-zeros.
+
+    ``solve(epsilon, warm_start)`` returns ``(U, U_l1, record)`` with polishing off.
+    Warm starts come from the l1 solution at the largest smaller tolerance solved, which
+    is feasible. Returns ``(epsilon, U_l1, record)`` of the closest evaluation.
+    """
+    solved = {}
+
+    def evaluate(theta):
+        epsilon = float(np.exp(theta))
+        below = [e for e in solved if e < epsilon]
+        start = solved[max(below)][0] if below else None
+        _, U_l1, record = solve(epsilon, start)
+        solved[epsilon] = (U_l1, record)
+        return -float(record["nnz_after"]), (epsilon, U_l1, record)
+
+    (_, _, result), _ = _secant_search(evaluate, np.log(guess), -float(target),
+                                       tolerance=tolerance)
+    return result
+
+
+def _layer_job(index, inputs, weights, target, tolerance, guess, *, kind, options,
+               targets=None, upper_bound=None, base_eps=None, target_norm=None):
+    """One layer to its budget of non-zeros, then solved once more with the full options.
+
+    In cascade mode (``base_eps`` given) the searched value is the floor of the
+    tolerance: ``eps_abs = max(base_eps, floor * target_norm)``.
+    """
+    search_options = dict(options, polish=False)
+    cascade = base_eps is not None
+
+    def solve(epsilon, start, final_options=search_options):
+        if cascade:
+            return _solve_one(index, inputs, weights, kind=kind, relative=False,
+                              epsilon=max(base_eps, epsilon * target_norm), targets=targets,
+                              upper_bound=upper_bound, warm_start=start, **final_options)
+        return _solve_one(index, inputs, weights, kind=kind, epsilon=epsilon,
+                          warm_start=start, **final_options)
+
+    floor_record, epsilon = None, None
+    if cascade:
+        # The tightest tolerance the cascade allows: if it already fits the budget,
+        # the layer cannot use more weights.
+        U, U_l1, floor_record = solve(0.0, None)
+        if floor_record["nnz_after"] <= target + tolerance:
+            epsilon, start = 0.0, U_l1
+        else:
+            guess = max(guess, 1.5 * base_eps / max(target_norm, np.finfo(float).tiny))
+    if epsilon is None:
+        epsilon, start, _ = _layer_to_nnz(solve, target, tolerance, guess)
+    U, U_l1, record = solve(epsilon, start, options)
+    if cascade:
+        record["epsilon_floor"] = float(epsilon)
+    return index, U, U_l1, record, epsilon
 
 
 def _interpolate(curve_x, curve_nnz, wanted):
@@ -256,10 +400,32 @@ def choose_points(nnz, shift, budget):
     return pick(hi)
 
 
-def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="output", gamma=1.1,
-                      solver="admm", penalize_intercept=False, polish=True, max_iter=2000,
-                      tol=1e-3, n_jobs=None, verbose=0, random_state=None, reweight=0,
-                      sample_weight=None):
+def magnitude_budgets(weights, budget):
+    """Per-layer non-zeros that one global threshold on ``|w|`` keeps (``budget`` in all)."""
+    magnitudes = np.concatenate([np.abs(W[:-1]).ravel() for W in weights])
+    keep = int(np.clip(round(budget), 0, magnitudes.size))
+    if keep == 0:
+        return np.zeros(len(weights))
+    threshold = np.partition(magnitudes, magnitudes.size - keep)[magnitudes.size - keep]
+    counts = np.array([np.sum(np.abs(W[:-1]) >= threshold) for W in weights], dtype=float)
+    counts[np.argmax(counts)] -= counts.sum() - keep  # ties at the threshold
+    return counts
+
+
+def fit_capacity(budgets, capacity):
+    """Budgets no larger than what each layer can hold, the excess moved to the others."""
+    budgets = np.minimum(np.asarray(budgets, float), capacity).astype(float)
+    excess = float(np.sum(np.maximum(np.asarray(budgets, float) - capacity, 0)))
+    room = capacity - budgets
+    if excess > 0 and room.sum() > 0:
+        budgets += room * min(1.0, excess / room.sum())
+    return budgets
+
+
+def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="magnitude",
+                      gamma=1.1, solver="admm", penalize_intercept=False, polish=True,
+                      max_iter=2000, tol=1e-3, n_jobs=None, verbose=0, random_state=None,
+                      reweight=0, sample_weight=None):
     """Prune a fitted MLP so that a fraction ``target`` of its weights is zero.
 
     Returns ``(weights, records, epsilons)``: the pruned stacked weights, one record per
@@ -273,83 +439,47 @@ def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="output", g
                      penalize_intercept=penalize_intercept, polish=polish, max_iter=max_iter,
                      tol=tol, n_jobs=n_jobs, verbose=verbose, reweight=reweight,
                      sample_weight=sample_weight)
-    n_layers = len(search.weights)
     budget = (1.0 - target) * search.total
-    rng = check_random_state(random_state)
-    rows = (np.arange(search.X.shape[0]) if search.X.shape[0] <= SEARCH_SAMPLES
-            else np.sort(rng.choice(search.X.shape[0], SEARCH_SAMPLES, replace=False)))
     with warnings.catch_warnings():
         # Intermediate solves: only the returned layers' convergence is reported.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        eps_grid, nnz, shift = search.layer_paths(rows)
-    if allocation == "uniform":
-        overall = nnz.sum(axis=0)
-        log_grid = np.log(np.maximum(eps_grid[0], 1e-4))
-        theta0 = _interpolate(log_grid[1:], overall[1:], budget)
-        base = np.zeros(n_layers)
-
-        def epsilons(theta):
-            eps = np.full(n_layers, np.exp(theta))
-            if mode == "cascade":
-                eps[1:] = 0.0
-            return eps
-    else:
-        chosen = choose_points(nnz, shift, budget)
-        base = eps_grid[np.arange(n_layers), chosen]
-        if mode == "cascade" or not np.any(base > 0):
-            theta0 = 0.0
-            base = np.where(base > 0, base, SEARCH_GRID[0])
-
-            def epsilons(theta):
-                return base * np.exp(theta)
+        if allocation == "uniform":
+            weights, records, eps, evaluations = search.uniform(target, budget, random_state)
         else:
-            # The layer that moves: the one with the most non-zeros at stake between its
-            # chosen point and the next denser one.
-            steps = np.where(chosen > 0,
-                             nnz[np.arange(n_layers), np.maximum(chosen - 1, 0)]
-                             - nnz[np.arange(n_layers), chosen], -1)
-            moving = int(np.argmax(steps))
-            others = budget - (nnz[np.arange(n_layers), chosen].sum() - nnz[moving, chosen[moving]])
-            theta0 = _interpolate(np.log(SEARCH_GRID), nnz[moving, 1:], others)
-
-            def epsilons(theta):
-                eps = base.copy()
-                eps[moving] = np.exp(theta)
-                return eps
-    if verbose:
-        print(f"[NetTrim] target sparsity {target:.3f} ({allocation} allocation):"
-              f" starting tolerances {np.round(epsilons(theta0), 4).tolist()}", flush=True)
-
-    cache, previous = {}, [None]
-
-    def evaluate(theta):
-        eps = epsilons(theta)
-        if mode == "parallel":
-            weights, records = search.solve_parallel(eps, cache)
-        else:
-            weights, l1, records = search.solve_cascade(eps, previous[0])
-            previous[0] = l1
-        sparsity = search.sparsity(records)
-        if verbose:
-            print(f"[NetTrim] tolerances {np.round(eps, 4).tolist()}: sparsity"
-                  f" {sparsity:.4f}", flush=True)
-        return sparsity, (weights, records, eps)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        (_, sparsity, (weights, records, eps)), history = _secant_search(evaluate, theta0,
-                                                                         target)
+            if allocation == "magnitude":
+                budgets = magnitude_budgets(search.weights, budget)
+                guesses = np.full(len(budgets), 0.1)
+            else:
+                budgets, guesses = search.output_budgets(budget, random_state)
+            budgets = fit_capacity(budgets, search.capacity())
+            if verbose:
+                print(f"[NetTrim] target sparsity {target:.3f} ({allocation} allocation):"
+                      f" non-zeros per layer {np.round(budgets).astype(int).tolist()}",
+                      flush=True)
+            weights, records, eps = search.to_budgets(budgets, guesses)
+            shortfall = budget - _nnz(records)
+            if mode == "cascade" and shortfall > SPARSITY_TOLERANCE * search.total:
+                # Later layers could not hold their share at the tightest tolerance the
+                # cascade allows: give it to the first layer and run once more.
+                budgets[0] = min(budgets[0] + shortfall, search.capacity()[0])
+                guesses[0] = eps[0]
+                if verbose:
+                    print(f"[NetTrim] second pass, first layer's share {int(budgets[0])}",
+                          flush=True)
+                weights, records, eps = search.to_budgets(budgets, guesses)
+            evaluations = "per-layer"
     for record in records:
         report(record, verbose)
+    sparsity = search.sparsity(records)
     if abs(sparsity - target) > SPARSITY_TOLERANCE:
         warn_user(
             f"target_sparsity={target:g} was not met within {SPARSITY_TOLERANCE:g}: the"
-            f" closest of {len(history)} solves reached {sparsity:.4f} (per-layer tolerances"
-            f" {np.round(eps, 4).tolist()}). "
+            f" closest of the {evaluations} solves reached {sparsity:.4f} (per-layer"
+            f" tolerances {np.round(eps, 4).tolist()}). "
             + ("The network cannot be pruned less: inputs that are zero on every"
                " calibration row and units that never fire carry weights that are zero at"
-               " any epsilon." if sparsity > target else
+               " any epsilon, and in cascade mode a later layer cannot keep more weights"
+               " than its tightest tolerance gives." if sparsity > target else
                "Nearby tolerances give very different supports (a layer jumps between"
-               " sizes); try mode='parallel', allocation='uniform' or more calibration"
-               " rows."))
+               " sizes); try another allocation or more calibration rows."))
     return weights, records, eps

@@ -35,7 +35,7 @@ def layer_epsilons(epsilon, n_layers, mode):
 
 
 def prune_fitted_network(mlp, X, *, epsilon=0.05, mode="parallel", target_sparsity=None,
-                         allocation="output", random_state=None, **options):
+                         allocation="magnitude", random_state=None, **options):
     """Prune a fitted MLP on calibration data ``X`` (a validated float array).
 
     At ``epsilon``, or, with ``target_sparsity``, at the per-layer tolerances that
@@ -134,14 +134,16 @@ class NetTrimTransformer(PrunedNetworkMixin):
         and the achieved ``sparsity_`` is within 0.005 of the target or a UserWarning
         says why not. Every layer is still a Net-Trim program with its own tolerance
         (``epsilon_``), so every layer keeps its guarantee.
-    allocation : {"output", "uniform"}, default="output"
+    allocation : {"magnitude", "output", "uniform"}, default="magnitude"
         With ``target_sparsity``: how the budget of non-zeros is split across layers.
-        ``"output"`` gives every layer the tolerance at which one shared price per
-        non-zero weight balances the layer's effect on the network's final outputs
-        (measured along each layer's path on up to 1000 calibration rows), so small
-        layers that matter are pruned less; ``"uniform"`` uses one relative epsilon for
-        every layer (cascade mode: for the first layer). In cascade mode the chosen
-        tolerances of later layers are floors (see ``epsilon``).
+        ``"magnitude"`` gives every layer the non-zeros that one global threshold on the
+        trained ``|w|`` would keep (big layers are pruned harder than small ones), then
+        searches each layer's tolerance for its share; ``"output"`` gives every layer the
+        share at which one shared price per non-zero balances the layer's effect on the
+        network's final outputs (measured along each layer's path on up to 1000
+        calibration rows; slower); ``"uniform"`` uses one relative epsilon for every layer
+        (cascade mode: for the first layer). In cascade mode the later layers' tolerances
+        found are floors (see ``epsilon``) and a layer's unused share passes to the next.
     reweight : int, default=0
         Rounds of reweighted l1 (Candes, Wakin and Boyd 2008) after the first solve: each
         round solves the same constrained program with every weight's cost
@@ -218,7 +220,7 @@ class NetTrimTransformer(PrunedNetworkMixin):
     def __init__(self, estimator=None, *, epsilon=0.05, mode="parallel", solver="admm",
                  gamma=1.1, penalize_intercept=False, polish=True, max_samples=None,
                  max_iter=2000, tol=1e-3, n_jobs=None, verbose=0, random_state=None,
-                 target_sparsity=None, allocation="output", reweight=0):
+                 target_sparsity=None, allocation="magnitude", reweight=0):
         self.estimator = estimator
         self.epsilon = epsilon
         self.mode = mode
@@ -276,7 +278,7 @@ class NetTrimTransformer(PrunedNetworkMixin):
 def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
              penalize_intercept=False, polish=True, max_samples=None, max_iter=2000,
              tol=1e-3, n_jobs=None, verbose=0, random_state=None, target_sparsity=None,
-             allocation="output", reweight=0, sample_weight=None):
+             allocation="magnitude", reweight=0, sample_weight=None):
     """Return a pruned copy of a fitted MLP (the original is not modified).
 
     Parameters
