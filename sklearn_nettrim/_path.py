@@ -15,6 +15,7 @@ from ._network import (
     stacked_weights,
     with_weights,
 )
+from ._finetune import check_fine_tune_options, fine_tune_network
 from ._prune import prune_cascade, prune_parallel
 
 #: Bounds of the default log grid: 1% keeps a network almost intact; at 50% a ReLU layer
@@ -39,13 +40,38 @@ def epsilon_grid(epsilons):
 
 def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
                penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
-               n_jobs=None, verbose=0, warm_start=True):
+               n_jobs=None, verbose=0, warm_start=True, fine_tune=0,
+               fine_tune_learning_rate=1e-3, fine_tune_batch_size=200, random_state=None):
     """Prune a fitted MLP on ``X`` at every column of ``epsilons`` (n_layers, n_points).
 
     Returns one ``(weights, records)`` pair per point, ``weights`` stacked per layer.
     Parallel mode: one job per layer walks its whole grid. Cascade mode: the points run
-    one after the other, each layer warm-started from the previous point.
+    one after the other, each layer warm-started from the previous point (from the l1
+    solution, so fine-tuning a point does not change the next one). With ``fine_tune``
+    epochs, every point is then fine-tuned towards the original network's outputs, each
+    from the same ``random_state``.
     """
+    check_fine_tune_options(fine_tune, fine_tune_learning_rate, fine_tune_batch_size)
+    points = _prune_points(mlp, X, epsilons, mode=mode, solver=solver, gamma=gamma,
+                           penalize_intercept=penalize_intercept, polish=polish,
+                           max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose,
+                           warm_start=warm_start)
+    if not fine_tune:
+        for _, records in points:
+            for record in records:
+                record["fine_tuned"] = False
+        return points
+    return [fine_tune_network(mlp, X, weights, records, epochs=fine_tune,
+                              learning_rate=fine_tune_learning_rate,
+                              batch_size=fine_tune_batch_size, random_state=random_state,
+                              verbose=verbose, gamma=gamma,
+                              penalize_intercept=penalize_intercept)[:2]
+            for weights, records in points]
+
+
+def _prune_points(mlp, X, epsilons, *, mode, solver, gamma, penalize_intercept, polish,
+                  max_iter, tol, n_jobs, verbose, warm_start):
+    """The pruning of :func:`prune_grid`, before any fine-tuning."""
     weights = stacked_weights(mlp)
     dtype = np.result_type(X.dtype, np.float32)
     weights = [W.astype(dtype, copy=False) for W in weights]
@@ -78,7 +104,8 @@ def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
 
 def net_trim_path(mlp, X, epsilons=10, *, mode="parallel", solver="admm", gamma=1.1,
                   penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
-                  warm_start=True, n_jobs=None, verbose=0):
+                  warm_start=True, n_jobs=None, verbose=0, fine_tune=0,
+                  fine_tune_learning_rate=1e-3, fine_tune_batch_size=200, random_state=None):
     """Prune a fitted MLP at a grid of tolerances, warm-starting along the grid.
 
     Parameters
@@ -96,6 +123,12 @@ def net_trim_path(mlp, X, epsilons=10, *, mode="parallel", solver="admm", gamma=
     warm_start : bool, default=True
         Start every solve from the l1 solution at the previous (smaller) tolerance,
         which is feasible for the next one.
+    fine_tune, fine_tune_learning_rate, fine_tune_batch_size, random_state
+        As in :class:`NetTrimTransformer`. Every point of the path is fine-tuned (each
+        from the same ``random_state``): a path is for choosing a point, and points
+        compare fairly only when each is what that choice would return. The cost is
+        ``len(epsilons)`` fine-tunings; the warm starts are unaffected (they are the l1
+        solutions). Each record carries the point's loss curve as ``fine_tune_loss``.
 
     Returns
     -------
@@ -133,6 +166,8 @@ def net_trim_path(mlp, X, epsilons=10, *, mode="parallel", solver="admm", gamma=
     points = prune_grid(network, X, np.tile(grid, (n_layers, 1)), mode=mode, solver=solver,
                         gamma=gamma, penalize_intercept=penalize_intercept, polish=polish,
                         max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose,
-                        warm_start=warm_start)
+                        warm_start=warm_start, fine_tune=fine_tune,
+                        fine_tune_learning_rate=fine_tune_learning_rate,
+                        fine_tune_batch_size=fine_tune_batch_size, random_state=random_state)
     estimators = [with_weights(network, weights) for weights, _ in points]
     return grid, estimators, [records for _, records in points]

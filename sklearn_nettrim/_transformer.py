@@ -105,7 +105,19 @@ class NetTrimTransformer(PrunedNetworkMixin):
     verbose : int, default=0
         If > 0, print one line per layer as it finishes.
     random_state : int, RandomState instance or None, default=None
-        Draws the ``max_samples`` subsample.
+        Draws the ``max_samples`` subsample and the fine-tuning mini-batches.
+    fine_tune : int, default=0
+        Epochs of label-free fine-tuning after pruning: the pruned network is trained by
+        Adam on mini-batches of the calibration data, its zeros kept zero and its
+        intercepts free, to reproduce the ORIGINAL network's outputs (class
+        probabilities of a classifier, predictions of a regressor). No labels are used,
+        so it works on a frozen network too. The per-layer bound then no longer
+        applies: ``layer_stats_`` marks every layer ``fine_tuned`` with its errors
+        re-measured, and :func:`check_certificate` gives no verdict.
+    fine_tune_learning_rate : float, default=1e-3
+        Adam's step size for fine-tuning (scikit-learn's MLP default).
+    fine_tune_batch_size : int, default=200
+        Mini-batch size for fine-tuning (at most the number of calibration rows).
 
     Attributes
     ----------
@@ -123,6 +135,9 @@ class NetTrimTransformer(PrunedNetworkMixin):
         Fraction of zero non-intercept weights over all layers.
     n_iter_ : int
         The largest number of solver iterations over the layers.
+    fine_tune_loss_ : ndarray of shape (fine_tune + 1,) or None
+        The distillation loss on the calibration data before fine-tuning and after each
+        epoch (None when ``fine_tune=0``).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` has feature names.
@@ -164,11 +179,15 @@ class NetTrimTransformer(PrunedNetworkMixin):
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
+        "fine_tune": [Interval(Integral, 0, None, closed="left")],
+        "fine_tune_learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "fine_tune_batch_size": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(self, estimator=None, *, epsilon=0.05, mode="parallel", solver="admm",
                  gamma=1.1, penalize_intercept=False, polish=True, max_samples=None,
-                 max_iter=2000, tol=1e-3, n_jobs=None, verbose=0, random_state=None):
+                 max_iter=2000, tol=1e-3, n_jobs=None, verbose=0, random_state=None,
+                 fine_tune=0, fine_tune_learning_rate=1e-3, fine_tune_batch_size=200):
         self.estimator = estimator
         self.epsilon = epsilon
         self.mode = mode
@@ -182,6 +201,9 @@ class NetTrimTransformer(PrunedNetworkMixin):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.random_state = random_state
+        self.fine_tune = fine_tune
+        self.fine_tune_learning_rate = fine_tune_learning_rate
+        self.fine_tune_batch_size = fine_tune_batch_size
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, **fit_params):
@@ -204,13 +226,16 @@ class NetTrimTransformer(PrunedNetworkMixin):
         weights, records = prune_fitted_network(
             network, calibration, epsilon=self.epsilon, mode=self.mode, solver=self.solver,
             gamma=self.gamma, penalize_intercept=self.penalize_intercept, polish=self.polish,
-            max_iter=self.max_iter, tol=self.tol, n_jobs=self.n_jobs, verbose=self.verbose)
+            max_iter=self.max_iter, tol=self.tol, n_jobs=self.n_jobs, verbose=self.verbose,
+            fine_tune=self.fine_tune, fine_tune_learning_rate=self.fine_tune_learning_rate,
+            fine_tune_batch_size=self.fine_tune_batch_size, random_state=self.random_state)
         self._set_pruned(network, weights, records)
         return self
 
 def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
              penalize_intercept=False, polish=True, max_samples=None, max_iter=2000,
-             tol=1e-3, n_jobs=None, verbose=0, random_state=None):
+             tol=1e-3, n_jobs=None, verbose=0, random_state=None, fine_tune=0,
+             fine_tune_learning_rate=1e-3, fine_tune_batch_size=200):
     """Return a pruned copy of a fitted MLP (the original is not modified).
 
     Parameters
@@ -220,7 +245,7 @@ def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
     X : array-like of shape (n_samples, n_features)
         Calibration data.
     epsilon, mode, solver, gamma, penalize_intercept, polish, max_samples, max_iter, tol,\
-n_jobs, verbose, random_state
+n_jobs, verbose, random_state, fine_tune, fine_tune_learning_rate, fine_tune_batch_size
         As in :class:`NetTrimTransformer`.
 
     Returns
@@ -244,5 +269,7 @@ n_jobs, verbose, random_state
     trim = NetTrimTransformer(
         FrozenEstimator(mlp), epsilon=epsilon, mode=mode, solver=solver, gamma=gamma,
         penalize_intercept=penalize_intercept, polish=polish, max_samples=max_samples,
-        max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose, random_state=random_state)
+        max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose, random_state=random_state,
+        fine_tune=fine_tune, fine_tune_learning_rate=fine_tune_learning_rate,
+        fine_tune_batch_size=fine_tune_batch_size)
     return trim.fit(X).estimator_
