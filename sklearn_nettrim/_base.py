@@ -210,6 +210,8 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self.layer_stats_ = records
         self.sparsity_ = overall_sparsity(records)
         self.n_iter_ = max(r["n_iter"] for r in records)
+        curve = records[0].get("fine_tune_loss")
+        self.fine_tune_loss_ = None if curve is None else np.asarray(curve)
 
     def _checked(self, X):
         check_is_fitted(self)

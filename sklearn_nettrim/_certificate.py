@@ -42,9 +42,12 @@ def check_certificate(estimator, X, *, tol=1e-3, sample_weight=None):
         Per layer: ``layer``, ``kind``, ``mode``, ``eps_abs``, ``relative_error`` (output
         error on the constrained part over the output norm), ``output_error`` (absolute,
         all outputs), ``output_bound`` (what the layer's program guarantees for it),
-        ``violation`` (relative), ``l1_before``, ``l1_after`` and
+        ``violation`` (relative), ``l1_before``, ``l1_after``, ``fine_tuned`` and
         ``certified`` (``violation <= tol``; with ``polish="output"``, ``output_error <=
-        output_bound`` up to ``tol`` relative to the outputs' norm).
+        output_bound`` up to ``tol`` relative to the outputs' norm). For a network
+        fine-tuned after pruning (``fine_tune > 0``) the per-layer bound does not apply:
+        ``certified`` is None and the other fields measure how far each layer moved
+        from the original network's.
 
     Examples
     --------
@@ -70,25 +73,13 @@ def check_certificate(estimator, X, *, tol=1e-3, sample_weight=None):
     if sample_weight is not None:
         X, sample_weight = X[sample_weight > 0], sample_weight[sample_weight > 0]
     original, pruned = stacked_weights(original_net), stacked_weights(pruned_net)
-    activation = hidden_activation(original_net)
-    original_inputs = layer_inputs(original, X, activation)
-    pruned_inputs = layer_inputs(pruned, X, activation)
+    measured = layer_checks(original, pruned, X, original_net, estimator.layer_stats_,
+                            gamma=estimator.gamma,
+                            penalize_intercept=estimator.penalize_intercept,
+                            sample_weight=sample_weight)
     certificates = []
-    for i, (record, kind) in enumerate(zip(estimator.layer_stats_, layer_kinds(original_net))):
-        if record["mode"] == "cascade" and i > 0:
-            targets, upper, eps_abs = cascade_layer_terms(
-                original_inputs[i], pruned_inputs[i], original[i], kind, estimator.gamma,
-                record.get("epsilon_floor", 0.0), sample_weight)
-            program = LayerProgram(pruned_inputs[i], original[i], kind=kind, epsilon=eps_abs,
-                                   relative=False, targets=targets, upper_bound=upper,
-                                   penalize_intercept=estimator.penalize_intercept,
-                                   sample_weight=sample_weight)
-        else:
-            program = LayerProgram(original_inputs[i], original[i], kind=kind,
-                                   epsilon=record["epsilon"],
-                                   penalize_intercept=estimator.penalize_intercept,
-                                   sample_weight=sample_weight)
-        check = program.check(pruned[i])
+    for i, (record, (program, check)) in enumerate(zip(estimator.layer_stats_, measured)):
+        fine_tuned = bool(record.get("fine_tuned", False))
         bound = program.output_bound()
         if record.get("polished") == "output":
             # What polish="output" keeps: the output bound, not the clip constraints.
@@ -97,7 +88,7 @@ def check_certificate(estimator, X, *, tol=1e-3, sample_weight=None):
             certified = check.violation <= tol
         certificates.append({
             "layer": i,
-            "kind": kind,
+            "kind": program.kind,
             "mode": record["mode"],
             "eps_abs": program.eps_abs,
             "relative_error": check.relative_error,
@@ -106,6 +97,39 @@ def check_certificate(estimator, X, *, tol=1e-3, sample_weight=None):
             "violation": check.violation,
             "l1_before": program.objective(original[i]),
             "l1_after": check.l1,
-            "certified": bool(certified),
+            "fine_tuned": fine_tuned,
+            # Fine-tuned weights were never promised the bound: not a failure, no verdict.
+            "certified": None if fine_tuned else bool(certified),
         })
     return certificates
+
+
+def layer_checks(original, pruned, X, mlp, records, *, gamma, penalize_intercept,
+                 sample_weight=None):
+    """Each layer's program rebuilt from the original network on ``X``, and the check of
+    the pruned weights against it: a list of ``(program, check)``.
+
+    Parallel layers (and a cascade's first) get the program of the original activations
+    at the recorded relative tolerance; later cascade layers that of the pruned
+    network's own input (:func:`cascade_layer_terms`).
+    """
+    activation = hidden_activation(mlp)
+    original_inputs = layer_inputs(original, X, activation)
+    pruned_inputs = layer_inputs(pruned, X, activation)
+    measured = []
+    for i, (record, kind) in enumerate(zip(records, layer_kinds(mlp))):
+        if record["mode"] == "cascade" and i > 0:
+            targets, upper, eps_abs = cascade_layer_terms(
+                original_inputs[i], pruned_inputs[i], original[i], kind, gamma,
+                record.get("epsilon_floor", 0.0), sample_weight)
+            program = LayerProgram(pruned_inputs[i], original[i], kind=kind, epsilon=eps_abs,
+                                   relative=False, targets=targets, upper_bound=upper,
+                                   penalize_intercept=penalize_intercept,
+                                   sample_weight=sample_weight)
+        else:
+            program = LayerProgram(original_inputs[i], original[i], kind=kind,
+                                   epsilon=record["epsilon"],
+                                   penalize_intercept=penalize_intercept,
+                                   sample_weight=sample_weight)
+        measured.append((program, program.check(pruned[i])))
+    return measured

@@ -90,6 +90,11 @@ random_state, reweight
         As in :class:`NetTrimTransformer`.
     n_jobs : int or None, default=None
         Folds run concurrently through joblib (each fold trains, then walks the path).
+    fine_tune, fine_tune_learning_rate, fine_tune_batch_size
+        As in :class:`NetTrimTransformer`. Every point of every fold's path is
+        fine-tuned before it is scored, so that epsilon is chosen for the network
+        ``fit`` returns (the cost grows with ``n_folds * n_epsilons``); the final refit
+        at ``epsilon_`` is fine-tuned too.
 
     Attributes
     ----------
@@ -103,8 +108,8 @@ random_state, reweight
         ``epsilon``, ``mean_test_score``, ``std_test_score``, ``rank_test_score``,
         ``mean_sparsity``, ``std_sparsity`` and ``split{k}_test_score`` /
         ``split{k}_sparsity`` per fold.
-    estimator_, network_, layer_stats_, sparsity_, n_iter_, n_features_in_,\
-feature_names_in_, classes_
+    estimator_, network_, layer_stats_, sparsity_, n_iter_, fine_tune_loss_,\
+n_features_in_, feature_names_in_, classes_
         As in :class:`NetTrimTransformer`, for the refit at ``epsilon_``.
 
     Examples
@@ -136,7 +141,8 @@ feature_names_in_, classes_
     def __init__(self, estimator=None, *, epsilons=10, cv=5, scoring=None,
                  score_tolerance=0.01, mode="parallel", solver="admm", gamma=1.1,
                  penalize_intercept=False, polish=True, max_samples=None, max_iter=2000,
-                 tol=1e-3, n_jobs=None, verbose=0, random_state=None, reweight=0):
+                 tol=1e-3, n_jobs=None, verbose=0, random_state=None, reweight=0,
+                 fine_tune=0, fine_tune_learning_rate=1e-3, fine_tune_batch_size=200):
         self.estimator = estimator
         self.epsilons = epsilons
         self.cv = cv
@@ -154,12 +160,18 @@ feature_names_in_, classes_
         self.verbose = verbose
         self.random_state = random_state
         self.reweight = reweight
+        self.fine_tune = fine_tune
+        self.fine_tune_learning_rate = fine_tune_learning_rate
+        self.fine_tune_batch_size = fine_tune_batch_size
 
     def _prune_options(self):
         return dict(mode=self.mode, solver=self.solver, gamma=self.gamma,
                     penalize_intercept=self.penalize_intercept, polish=self.polish,
                     max_iter=self.max_iter, tol=self.tol, n_jobs=1, verbose=0,
-                    reweight=self.reweight)
+                    reweight=self.reweight, fine_tune=self.fine_tune,
+                    fine_tune_learning_rate=self.fine_tune_learning_rate,
+                    fine_tune_batch_size=self.fine_tune_batch_size,
+                    random_state=self.random_state)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, sample_weight=None, **fit_params):

@@ -15,6 +15,7 @@ from ._network import (
     stacked_weights,
     with_weights,
 )
+from ._finetune import check_fine_tune_options, fine_tune_points
 from ._prune import prune_cascade, prune_parallel
 from ._weights import check_sample_weight
 
@@ -52,19 +53,39 @@ def layer_grid(grid, n_layers, mode):
 
 def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
                penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
-               n_jobs=None, verbose=0, warm_start=True, reweight=0, sample_weight=None):
+               n_jobs=None, verbose=0, warm_start=True, reweight=0, sample_weight=None,
+               fine_tune=0, fine_tune_learning_rate=1e-3, fine_tune_batch_size=200,
+               random_state=None):
     """Prune a fitted MLP on ``X`` at every column of ``epsilons`` (n_layers, n_points).
 
     Returns one ``(weights, records)`` pair per point, ``weights`` stacked per layer.
     Parallel mode: one job per layer walks its whole grid. Cascade mode: the points run
-    one after the other, each layer warm-started from the previous point.
+    one after the other, each layer warm-started from the previous point (from the l1
+    solution, so fine-tuning a point does not change the next one).
     ``sample_weight`` (validated, one per row of ``X``) weights every layer's errors;
-    rows of weight 0 are dropped here, once.
+    rows of weight 0 are dropped here, once. With ``fine_tune`` epochs, every point is
+    then fine-tuned towards the original network's outputs, each from the same
+    ``random_state``.
     """
+    check_fine_tune_options(fine_tune, fine_tune_learning_rate, fine_tune_batch_size)
     if sample_weight is not None:
         keep = sample_weight > 0
         if not np.all(keep):
             X, sample_weight = X[keep], sample_weight[keep]
+    points = _prune_points(mlp, X, epsilons, mode=mode, solver=solver, gamma=gamma,
+                           penalize_intercept=penalize_intercept, polish=polish,
+                           max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose,
+                           warm_start=warm_start, reweight=reweight,
+                           sample_weight=sample_weight)
+    return fine_tune_points(mlp, X, points, epochs=fine_tune,
+                            learning_rate=fine_tune_learning_rate,
+                            batch_size=fine_tune_batch_size, random_state=random_state,
+                            verbose=verbose, gamma=gamma, penalize_intercept=penalize_intercept)
+
+
+def _prune_points(mlp, X, epsilons, *, mode, solver, gamma, penalize_intercept, polish,
+                  max_iter, tol, n_jobs, verbose, warm_start, reweight, sample_weight):
+    """The pruning of :func:`prune_grid`, before any fine-tuning."""
     weights = stacked_weights(mlp)
     dtype = np.result_type(X.dtype, np.float32)
     weights = [W.astype(dtype, copy=False) for W in weights]
@@ -98,7 +119,9 @@ def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
 
 def net_trim_path(mlp, X, epsilons=10, *, mode="parallel", solver="admm", gamma=1.1,
                   penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
-                  warm_start=True, n_jobs=None, verbose=0, reweight=0, sample_weight=None):
+                  warm_start=True, n_jobs=None, verbose=0, reweight=0, sample_weight=None,
+                  fine_tune=0, fine_tune_learning_rate=1e-3, fine_tune_batch_size=200,
+                  random_state=None):
     """Prune a fitted MLP at a grid of tolerances, warm-starting along the grid.
 
     Parameters
@@ -121,6 +144,12 @@ reweight
         Weights of the rows of ``X``: every layer's error is measured in the
         sample-weighted Frobenius norm (rows of weight 0 are ignored; an integer weight
         counts as that many copies of the row).
+    fine_tune, fine_tune_learning_rate, fine_tune_batch_size, random_state
+        As in :class:`NetTrimTransformer`. Every point of the path is fine-tuned (each
+        from the same ``random_state``): a path is for choosing a point, and points
+        compare fairly only when each is what that choice would return. The cost is
+        ``len(epsilons)`` fine-tunings; the warm starts are unaffected (they are the l1
+        solutions). Each record carries the point's loss curve as ``fine_tune_loss``.
 
     Returns
     -------
@@ -160,6 +189,8 @@ reweight
                         gamma=gamma, penalize_intercept=penalize_intercept, polish=polish,
                         reweight=reweight,
                         max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose,
-                        warm_start=warm_start, sample_weight=sample_weight)
+                        warm_start=warm_start, sample_weight=sample_weight,
+                        fine_tune=fine_tune, fine_tune_learning_rate=fine_tune_learning_rate,
+                        fine_tune_batch_size=fine_tune_batch_size, random_state=random_state)
     estimators = [with_weights(network, weights) for weights, _ in points]
     return grid, estimators, [records for _, records in points]

@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._allocation import ALLOCATIONS, prune_to_sparsity
 from ._base import PrunedNetworkMixin
 from ._network import layer_kinds
+from ._finetune import check_fine_tune_options, fine_tune_points
 from ._path import prune_grid
 from ._solvers import SOLVERS
 from ._warnings import warn_user
@@ -35,26 +36,40 @@ def layer_epsilons(epsilon, n_layers, mode):
 
 
 def prune_fitted_network(mlp, X, *, epsilon=0.05, mode="parallel", target_sparsity=None,
-                         allocation="magnitude", random_state=None, **options):
+                         allocation="magnitude", random_state=None, fine_tune=0,
+                         fine_tune_learning_rate=1e-3, fine_tune_batch_size=200, **options):
     """Prune a fitted MLP on calibration data ``X`` (a validated float array).
 
     At ``epsilon``, or, with ``target_sparsity``, at the per-layer tolerances that
-    ``allocation`` finds for that size. Returns the pruned stacked weights, one record per
-    layer and the tolerances used (a float when one value served every layer). Shared by
-    :class:`NetTrimTransformer` and :func:`net_trim`.
+    ``allocation`` finds for that size; then fine-tuned for ``fine_tune`` epochs. Returns
+    the pruned stacked weights, one record per layer and the tolerances used (a float
+    when one value served every layer). Shared by :class:`NetTrimTransformer` and
+    :func:`net_trim`.
     """
     kinds = layer_kinds(mlp)
+    tuning = dict(fine_tune=fine_tune, fine_tune_learning_rate=fine_tune_learning_rate,
+                  fine_tune_batch_size=fine_tune_batch_size, random_state=random_state)
     if target_sparsity is not None:
+        check_fine_tune_options(fine_tune, fine_tune_learning_rate, fine_tune_batch_size)
         weights, records, eps = prune_to_sparsity(
             mlp, X, target_sparsity, mode=mode, allocation=allocation,
             random_state=random_state, **options)
+        sample_weight = options.get("sample_weight")
+        calibration = X if sample_weight is None else X[sample_weight > 0]
+        [(weights, records)] = fine_tune_points(
+            mlp, calibration, [(weights, records)], epochs=fine_tune,
+            learning_rate=fine_tune_learning_rate, batch_size=fine_tune_batch_size,
+            random_state=random_state, verbose=options.get("verbose", 0),
+            gamma=options.get("gamma", 1.1),
+            penalize_intercept=options.get("penalize_intercept", False))
     else:
         eps = layer_epsilons(epsilon, len(kinds), mode)
         if any(e >= 1 and kind == "relu" for e, kind in zip(eps, kinds)):
             warn_user(
                 "epsilon >= 1 on a ReLU layer: all-zero weights meet the tolerance, so the"
                 " layer may be pruned away entirely.")
-        [(weights, records)] = prune_grid(mlp, X, eps[:, None], mode=mode, **options)
+        [(weights, records)] = prune_grid(mlp, X, eps[:, None], mode=mode, **tuning,
+                                          **options)
     same = eps[1:] == (0 if mode == "cascade" else eps[0])
     return weights, records, float(eps[0]) if np.all(same) else np.asarray(eps, dtype=float)
 
@@ -150,6 +165,19 @@ class NetTrimTransformer(PrunedNetworkMixin):
         ``1 / (|u| + delta)`` from the previous answer, warm-started, which pushes small
         weights to zero (fewer non-zeros at the same epsilon). Every round is feasible for
         the same constraints, so the guarantee holds. Costs one solve per round.
+        Draws the ``max_samples`` subsample and the fine-tuning mini-batches.
+    fine_tune : int, default=0
+        Epochs of label-free fine-tuning after pruning: the pruned network is trained by
+        Adam on mini-batches of the calibration data, its zeros kept zero and its
+        intercepts free, to reproduce the ORIGINAL network's outputs (class
+        probabilities of a classifier, predictions of a regressor). No labels are used,
+        so it works on a frozen network too. The per-layer bound then no longer
+        applies: ``layer_stats_`` marks every layer ``fine_tuned`` with its errors
+        re-measured, and :func:`check_certificate` gives no verdict.
+    fine_tune_learning_rate : float, default=1e-3
+        Adam's step size for fine-tuning (scikit-learn's MLP default).
+    fine_tune_batch_size : int, default=200
+        Mini-batch size for fine-tuning (at most the number of calibration rows).
 
     Attributes
     ----------
@@ -171,6 +199,9 @@ class NetTrimTransformer(PrunedNetworkMixin):
         Fraction of zero non-intercept weights over all layers.
     n_iter_ : int
         The largest number of solver iterations over the layers.
+    fine_tune_loss_ : ndarray of shape (fine_tune + 1,) or None
+        The distillation loss on the calibration data before fine-tuning and after each
+        epoch (None when ``fine_tune=0``).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` has feature names.
@@ -215,12 +246,16 @@ class NetTrimTransformer(PrunedNetworkMixin):
         "target_sparsity": [Interval(Real, 0, 1, closed="neither"), None],
         "allocation": [StrOptions(set(ALLOCATIONS))],
         "reweight": [Interval(Integral, 0, None, closed="left")],
+        "fine_tune": [Interval(Integral, 0, None, closed="left")],
+        "fine_tune_learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "fine_tune_batch_size": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(self, estimator=None, *, epsilon=0.05, mode="parallel", solver="admm",
                  gamma=1.1, penalize_intercept=False, polish=True, max_samples=None,
                  max_iter=2000, tol=1e-3, n_jobs=None, verbose=0, random_state=None,
-                 target_sparsity=None, allocation="magnitude", reweight=0):
+                 target_sparsity=None, allocation="magnitude", reweight=0, fine_tune=0,
+                 fine_tune_learning_rate=1e-3, fine_tune_batch_size=200):
         self.estimator = estimator
         self.epsilon = epsilon
         self.mode = mode
@@ -237,6 +272,9 @@ class NetTrimTransformer(PrunedNetworkMixin):
         self.target_sparsity = target_sparsity
         self.allocation = allocation
         self.reweight = reweight
+        self.fine_tune = fine_tune
+        self.fine_tune_learning_rate = fine_tune_learning_rate
+        self.fine_tune_batch_size = fine_tune_batch_size
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, sample_weight=None, **fit_params):
@@ -271,14 +309,17 @@ class NetTrimTransformer(PrunedNetworkMixin):
             random_state=self.random_state, solver=self.solver, gamma=self.gamma,
             penalize_intercept=self.penalize_intercept, polish=self.polish,
             max_iter=self.max_iter, tol=self.tol, n_jobs=self.n_jobs, verbose=self.verbose,
-            reweight=self.reweight, sample_weight=weight)
+            reweight=self.reweight, sample_weight=weight, fine_tune=self.fine_tune,
+            fine_tune_learning_rate=self.fine_tune_learning_rate,
+            fine_tune_batch_size=self.fine_tune_batch_size)
         self._set_pruned(network, weights, records)
         return self
 
 def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
              penalize_intercept=False, polish=True, max_samples=None, max_iter=2000,
              tol=1e-3, n_jobs=None, verbose=0, random_state=None, target_sparsity=None,
-             allocation="magnitude", reweight=0, sample_weight=None):
+             allocation="magnitude", reweight=0, sample_weight=None, fine_tune=0,
+             fine_tune_learning_rate=1e-3, fine_tune_batch_size=200):
     """Return a pruned copy of a fitted MLP (the original is not modified).
 
     Parameters
@@ -288,7 +329,8 @@ def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
     X : array-like of shape (n_samples, n_features)
         Calibration data.
     epsilon, mode, solver, gamma, penalize_intercept, polish, max_samples, max_iter, tol,\
-n_jobs, verbose, random_state, target_sparsity, allocation, reweight
+n_jobs, verbose, random_state, target_sparsity, allocation, reweight, fine_tune,\
+fine_tune_learning_rate, fine_tune_batch_size
         As in :class:`NetTrimTransformer`.
     sample_weight : array-like of shape (n_samples,), default=None
         Weights of the rows of ``X``: every layer's error is measured in the
@@ -316,5 +358,7 @@ n_jobs, verbose, random_state, target_sparsity, allocation, reweight
         FrozenEstimator(mlp), epsilon=epsilon, mode=mode, solver=solver, gamma=gamma,
         penalize_intercept=penalize_intercept, polish=polish, max_samples=max_samples,
         max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose, random_state=random_state,
-        target_sparsity=target_sparsity, allocation=allocation, reweight=reweight)
+        target_sparsity=target_sparsity, allocation=allocation, reweight=reweight,
+        fine_tune=fine_tune, fine_tune_learning_rate=fine_tune_learning_rate,
+        fine_tune_batch_size=fine_tune_batch_size)
     return trim.fit(X, sample_weight=sample_weight).estimator_
