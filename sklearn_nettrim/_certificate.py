@@ -37,8 +37,12 @@ def check_certificate(estimator, X, *, tol=1e-3):
     certificates : list of dict
         Per layer: ``layer``, ``kind``, ``mode``, ``eps_abs``, ``relative_error`` (output
         error on the constrained part over the output norm), ``output_error`` (absolute,
-        all outputs), ``violation`` (relative), ``l1_before``, ``l1_after`` and
-        ``certified`` (``violation <= tol``).
+        all outputs), ``violation`` (relative), ``l1_before``, ``l1_after``,
+        ``certified`` (``violation <= tol``) and ``gap``: the certified relative optimality
+        gap of the layer's l1 solve at fit time, ``(l1 - bound) / l1`` with ``bound`` the
+        value of a dual-feasible point the solver built (``nan`` where none was built, e.g.
+        ``solver="cvxpy"``). It is taken from ``layer_stats_``, not recomputed: the dual
+        point is not stored, and it refers to the l1 solution before any polishing.
 
     Examples
     --------
@@ -88,5 +92,6 @@ def check_certificate(estimator, X, *, tol=1e-3):
             "l1_before": program.objective(original[i]),
             "l1_after": check.l1,
             "certified": bool(check.violation <= tol),
+            "gap": float(record.get("gap", np.nan)),
         })
     return certificates
