@@ -16,7 +16,9 @@ finite only where ``Lambda >= 0`` on Omega^c; for the linear ball (full, or QR-r
 Every dual-feasible ``Lambda`` gives ``-sigma_C(Lambda) <= P(U*)``: a lower bound that
 needs no trust in the solver. The ADMM's scaled multiplier ``rho * Lz`` tends to an optimal
 ``Lambda``; :func:`dual_bound` makes any candidate feasible (clip to ``>= 0`` on Omega^c,
-remove the intercept component on Omega, divide by the dual norm) and evaluates it.
+remove the intercept component on Omega, scale every output column by at most the inverse
+of its own dual norm when the penalty is separable over columns (l1), all of them by one
+factor otherwise) and evaluates the best such scaling.
 
 The relative gap ``(P(U) - bound) / P(U)`` of a returned ``U`` bounds its true relative
 distance to the optimum, up to one caveat stated honestly: ``U`` meets the constraints only
