@@ -27,9 +27,12 @@ Networks:
   row marked ``cols 10``. The column count is the cap on cvxpy's time.
 
 Whole-network lines: digits, the summed cvxpy/ADMM speed ratio against the target
-(>= 100x with every layer's objective within 1%); MNIST, the seconds of
-``NetTrimTransformer(FrozenEstimator(mlp), epsilon=0.05, n_jobs=1).fit(X)`` (default
-``polish=True``) against the summed dense lstsq refits of all its layers (target <= 10x).
+(>= 100x with every layer's objective within 1%); for each network, the seconds of
+``NetTrimTransformer(FrozenEstimator(mlp), epsilon=e, mode=m, n_jobs=1).fit(X)`` (default
+``polish=True``) at ``e`` in 0.05 and 0.3, ``m`` parallel and cascade, against the summed
+dense lstsq refits of all its layers (targets <= 15x digits, <= 10x MNIST), with the
+iterations and the largest certified optimality gap of its layers. The tables go to
+``benchmarks/results/solvers.json``.
 
 How to run
 ----------
@@ -49,6 +52,7 @@ import warnings
 
 import numpy as np
 from _networks import load_network
+from _results import environment_line, save_results
 from scipy import linalg
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
@@ -67,6 +71,7 @@ EPSILON = 0.05
 SPEED_TARGET = 100.0  # digits: ADMM at least this many times faster than cvxpy ...
 GAP_TARGET = 1.0  # ... with every layer's l1 objective within this many percent
 NETWORK_TARGET = 10.0  # MNIST: whole-network pruning at most this many dense lstsq refits
+DIGITS_TARGET = 15.0  # digits: the same, at most this many
 LSTSQ_REPEATS = 3
 DATASETS = ("digits", "mnist")
 
@@ -86,6 +91,7 @@ def solve(program, solver):
     solution = solve_layer(program, solver, warn=False)
     return {"seconds": solution.seconds, "n_iter": solution.n_iter,
             "converged": solution.converged, "l1": solution.check.l1,
+            "gap": float(solution.extra.get("gap", np.nan)),
             "violation": solution.check.violation,
             "nnz": int(np.count_nonzero(solution.weights[:-1]))}
 
@@ -139,7 +145,8 @@ def run_network(name, mlp, X, cvxpy_cols):
         whole = cvxpy_cols is None or program.shape[1] <= cvxpy_cols
         cvx = solve(program, "cvxpy") if whole else None
         print_row(index, program, "all", admm, cvx, lstsq)
-        results.append({"admm": admm, "cvx": cvx, "lstsq": lstsq})
+        results.append({"admm": admm, "cvx": cvx, "lstsq": lstsq, "kind": program.kind,
+                        "shape": f"{program.shape[0] - 1}x{program.shape[1]}"})
         if not whole:
             cols = firing_columns(program, cvxpy_cols)
             inputs = program.A[:, :-1]
@@ -167,25 +174,61 @@ def summarize_digits(results):
     print(f"   per layer cvxpy/ADMM: {per_layer}")
 
 
+NETWORK_EPSILONS = (0.05, 0.3)
+MODES = ("parallel", "cascade")
+
+
 def summarize_network(name, mlp, X, results, target):
+    """Whole-network fits at each epsilon and mode against the summed lstsq refits."""
     lstsq = sum(r["lstsq"] for r in results)
     admm = sum(r["admm"]["seconds"] for r in results)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        start = time.perf_counter()
-        trim = NetTrimTransformer(FrozenEstimator(mlp), epsilon=EPSILON, n_jobs=1).fit(X)
-        seconds = time.perf_counter() - start
-    unconverged = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
-    ratio = seconds / lstsq
-    line = (f"   {name}, whole network: NetTrimTransformer(epsilon={EPSILON}, n_jobs=1,"
-            f" polish=True).fit {seconds:.2f}s (sparsity {trim.sparsity_:.1%},"
-            f" {unconverged} ConvergenceWarnings) / sum of dense lstsq refits {lstsq:.3f}s"
-            f" = {ratio:.1f}x")
-    if target is not None:
-        line += f"  (target <= {target:.0f}x): {verdict(ratio <= target)}"
-    print(line)
-    print(f"   {name}, per-layer ADMM solves alone (no polish, no overhead): {admm:.2f}s"
-          f" = {admm / lstsq:.1f}x the lstsq refits")
+    rows = []
+    for epsilon in NETWORK_EPSILONS:
+        for mode in MODES:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConvergenceWarning)
+                start = time.perf_counter()
+                trim = NetTrimTransformer(FrozenEstimator(mlp), epsilon=epsilon, mode=mode,
+                                          n_jobs=1).fit(X)
+                seconds = time.perf_counter() - start
+            unconverged = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+            ratio = seconds / lstsq
+            gaps = [r["gap"] for r in trim.layer_stats_]
+            iters = [r["n_iter"] for r in trim.layer_stats_]
+            line = (f"   {name}, whole network, epsilon {epsilon}, {mode}: fit {seconds:.2f}s"
+                    f" (sparsity {trim.sparsity_:.1%}, iterations {iters}, max gap"
+                    f" {np.nanmax(gaps):.2e}, {unconverged} ConvergenceWarnings) / sum of"
+                    f" dense lstsq refits {lstsq:.3f}s = {ratio:.1f}x")
+            if target is not None:
+                line += f"  (target <= {target:.0f}x): {verdict(ratio <= target)}"
+            print(line, flush=True)
+            rows.append([name, epsilon, mode, round(seconds, 3), round(lstsq, 4),
+                         round(ratio, 1), round(trim.sparsity_, 4), str(iters),
+                         float(np.nanmax(gaps)), unconverged])
+    print(f"   {name}, per-layer ADMM solves alone at epsilon {EPSILON} (no polish, no"
+          f" overhead): {admm:.2f}s = {admm / lstsq:.1f}x the lstsq refits")
+    return rows
+
+
+LAYER_COLUMNS = ["network", "layer", "shape", "kind", "cols", "ADMM s", "iterations",
+                 "gap (certified)", "cvxpy s", "l1 ADMM vs cvxpy %", "violation ADMM",
+                 "lstsq s"]
+
+
+def layer_rows(name, results):
+    rows = []
+    for index, r in enumerate(results):
+        for cols, pair in (("all", r), ("sub", r.get("sub"))):
+            if pair is None:
+                continue
+            admm, cvx = pair["admm"], pair["cvx"]
+            rows.append([name, index, r.get("shape", ""), r.get("kind", ""), cols,
+                         round(admm["seconds"], 3), admm["n_iter"], admm["gap"],
+                         None if cvx is None else round(cvx["seconds"], 2),
+                         None if cvx is None else round(100 * (admm["l1"] - cvx["l1"])
+                                                        / cvx["l1"], 3),
+                         admm["violation"], round(r["lstsq"], 4) if cols == "all" else None])
+    return rows
 
 
 def main(argv=None):
@@ -198,14 +241,17 @@ def main(argv=None):
                              " many firing neurons per layer (default 10): caps cvxpy's time")
     args = parser.parse_args(argv)
 
+    print(environment_line())
     start = time.perf_counter()
+    layer_table, network_table = [], []
     print(f"Net-Trim solver benchmark (python {sys.version.split()[0]}): ADMM vs cvxpy"
           " (CLARABEL) per layer, dense lstsq refit as yardstick\n")
     if "digits" in args.datasets:
         loaded = load_network("digits")
         results = run_network("digits", *loaded, cvxpy_cols=None)
         summarize_digits(results)
-        summarize_network("digits", *loaded, results, target=None)
+        layer_table += layer_rows("digits", results)
+        network_table += summarize_network("digits", *loaded, results, target=DIGITS_TARGET)
         print()
     if "mnist" in args.datasets and not args.quick:
         loaded = load_network("mnist")
@@ -217,9 +263,34 @@ def main(argv=None):
                     s["admm"]["seconds"] for s in subs)
                 print(f"   mnist, {args.mnist_cvxpy_cols}-neuron sub-programs: cvxpy/ADMM"
                       f" {ratio:.0f}x (summed)")
-            summarize_network("mnist", *loaded, results, target=NETWORK_TARGET)
+            layer_table += layer_rows("mnist", results)
+            network_table += summarize_network("mnist", *loaded, results,
+                                               target=NETWORK_TARGET)
             print()
     print(f"total wall time: {time.perf_counter() - start:.0f}s")
+    save_results(
+        "solvers",
+        title="Solvers: ADMM against cvxpy, whole networks against least squares",
+        description=(
+            "Per layer (epsilon 0.05, parallel programs): ADMM seconds, iterations and its"
+            " certified relative optimality gap, cvxpy (CLARABEL) seconds and the l1 of"
+            " ADMM relative to cvxpy's, the relative constraint violation, and the dense"
+            " least-squares refit of the layer as a yardstick. Whole networks:"
+            " NetTrimTransformer(FrozenEstimator(mlp), n_jobs=1).fit at epsilon 0.05 and"
+            " 0.3, parallel and cascade, against the summed dense least-squares refits of"
+            " the layers (ratios measured in one process; targets <= 15x digits, <= 10x"
+            " MNIST)."),
+        tables=[
+            {"title": "Per layer", "columns": LAYER_COLUMNS, "rows": layer_table,
+             "note": "cols 'sub': the program of the first firing neurons of an MNIST"
+                     " layer, where cvxpy can run."},
+            {"title": "Whole networks", "columns": ["network", "epsilon", "mode", "fit s",
+                                                    "lstsq s", "ratio", "sparsity",
+                                                    "iterations", "max gap",
+                                                    "ConvergenceWarnings"],
+             "rows": network_table},
+        ],
+        data={"layers": layer_table, "networks": network_table})
 
 
 if __name__ == "__main__":

@@ -107,6 +107,7 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
         "violation": check.violation,
         "l1_before": program.objective(weights),
         "l1_after": check.l1,
+        "gap": float(solution.extra.get("gap", np.nan)),
         "n_iter": n_iter,
         "reweight": reweight,
         "converged": solution.converged,
@@ -135,7 +136,8 @@ def report(record, verbose):
         warn_user(
             f"Net-Trim layer {record['layer']} ({record['kind']}, shape {record['shape']}):"
             f" solver {record['solver']!r} did not converge ({record['message']});"
-            f" reached relative constraint violation {record['violation']:.3g}."
+            f" reached relative constraint violation {record['violation']:.3g},"
+            f" optimality gap {record.get('gap', np.nan):.3g}."
             " Increase max_iter or tol.", ConvergenceWarning)
     if verbose:
         print(f"[NetTrim] layer {record['layer']} {record['kind']:6s}"

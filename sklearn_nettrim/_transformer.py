@@ -191,7 +191,8 @@ class NetTrimTransformer(PrunedNetworkMixin):
         FrozenEstimator; it is never modified).
     layer_stats_ : list of dict
         Per layer: ``shape``, ``nnz_before``, ``nnz_after``, ``sparsity``, ``eps_abs``,
-        ``relative_error``, ``violation``, ``n_iter``, ``converged``, ``seconds`` and more:
+        ``relative_error``, ``violation``, ``gap`` (certified relative optimality gap of the
+        l1 solve, ``nan`` where not certified), ``n_iter``, ``converged``, ``seconds`` and more:
         the layer's certificate as the solver reported it; :func:`check_certificate`
         recomputes it from ``network_``, ``estimator_`` and data. After a fit with
         ``sample_weight``, errors and ``eps_abs`` are in the weighted norm.

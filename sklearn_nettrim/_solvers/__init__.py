@@ -40,12 +40,14 @@ def solve_layer(program, solver="admm", *, warm_start=None, warn=True, **options
         raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}.")
     start = time.perf_counter()
     U = np.zeros(program.shape, dtype=program.dtype)
-    n_iter, converged, message, extra = 0, True, "", {}
+    n_iter, converged, message = 0, True, ""
+    extra = {"bound": 0.0, "gap": 0.0}  # exact answers below, unless said otherwise
     if program.zero_is_feasible():
         message = "all-zero weights are feasible (epsilon too large for this layer)"
     elif program.eps_abs == 0:
         U = _exact_original(program)
         message = "eps_abs = 0: the original weights, silent inputs and dead outputs zeroed"
+        extra = {"bound": float("nan"), "gap": float("nan")}  # feasible, not proven optimal
     else:
         rows = ~program.silent_rows()
         cols = ~program.trivial_columns()
@@ -60,6 +62,7 @@ def solve_layer(program, solver="admm", *, warm_start=None, warn=True, **options
                        else np.asarray(warm_start)[np.ix_(rows, cols)])
             sub_U, n_iter, converged, message, extra = SOLVERS[solver].solve(
                 sub, warm_start=start_w, **options)
+            extra.setdefault("gap", float("nan"))  # cvxpy: no certificate of ours
         U[np.ix_(rows, cols)] = sub_U
     check = program.check(U)
     seconds = time.perf_counter() - start
@@ -67,7 +70,8 @@ def solve_layer(program, solver="admm", *, warm_start=None, warn=True, **options
         warn_user(
             f"Net-Trim solver {solver!r} did not converge on a {program.kind} layer of shape"
             f" {program.shape} ({message}); constraint violation reached"
-            f" {check.violation:.3g} (relative), l1 {check.l1:.4g}. Increase max_iter or tol.",
+            f" {check.violation:.3g} (relative), l1 {check.l1:.4g}, optimality gap"
+            f" {extra['gap']:.3g}. Increase max_iter or tol.",
             ConvergenceWarning)
     return LayerSolution(weights=U, solver=solver, converged=converged, n_iter=n_iter,
                          seconds=seconds, check=check, message=message, extra=extra)

@@ -1,0 +1,102 @@
+"""The certified optimality gap: a true lower bound, tight at the ADMM's answer."""
+
+import numpy as np
+import pytest
+
+from sklearn_nettrim._penalties import L1, GroupL1
+from sklearn_nettrim._program import LayerProgram
+from sklearn_nettrim._prune import cascade_layer_terms
+from sklearn_nettrim._solvers import solve_layer
+from sklearn_nettrim._solvers.gap import dual_bound, relative_gap
+
+from .conftest import random_layer
+
+
+def _program(data, kind, mode, penalize_intercept, digits_layers, penalty=None):
+    if data == "random":
+        inputs, W = random_layer(n_samples=80, n_inputs=12, n_outputs=6, seed=5)
+    else:
+        inputs, W = digits_layers[1]
+        inputs, W = inputs[:200], W[:, :10]
+    if penalty is None:
+        penalty = L1(penalize_intercept=penalize_intercept)
+    if mode == "parallel":
+        return LayerProgram(inputs, W, kind=kind, epsilon=0.1, penalty=penalty)
+    rng = np.random.default_rng(0)
+    pruned = inputs * (rng.random(inputs.shape) > 0.15)
+    targets, upper, eps_abs = cascade_layer_terms(inputs, pruned, W, kind, 1.1)
+    return LayerProgram(pruned, W, kind=kind, epsilon=eps_abs, relative=False,
+                        targets=targets, upper_bound=upper, penalty=penalty)
+
+
+@pytest.mark.parametrize("data", ["random", "digits"])
+@pytest.mark.parametrize("kind", ["relu", "linear"])
+@pytest.mark.parametrize("mode", ["parallel", "cascade"])
+@pytest.mark.parametrize("penalize_intercept", [False, True])
+def test_reported_gap_bounds_the_true_gap(digits_layers, data, kind, mode,
+                                          penalize_intercept):
+    program = _program(data, kind, mode, penalize_intercept, digits_layers)
+    admm = solve_layer(program, "admm")
+    ref = solve_layer(program, "cvxpy")
+    assert admm.converged and admm.check.violation <= 1e-3
+    gap, bound = admm.extra["gap"], admm.extra["bound"]
+    assert 0 <= gap <= 5e-3  # the default stopping test
+    # A lower bound on the optimum: below cvxpy's (interior point, ~1e-8 accurate).
+    assert bound <= ref.check.l1 * (1 + 1e-6)
+    # So the reported gap bounds the true one. The ADMM's answer meets the constraints
+    # only to tolerance, so it may be slightly below the optimum: the true gap then is
+    # negative and the bound holds trivially.
+    true_gap = (admm.check.l1 - ref.check.l1) / admm.check.l1
+    assert true_gap <= gap + 1e-6
+    assert abs(true_gap) <= 0.01
+
+
+def test_gap_of_the_cvxpy_solution_is_small_with_a_good_multiplier(digits_layers):
+    """The bound is tight: at cvxpy's optimum, the ADMM multiplier certifies it."""
+    program = _program("digits", "relu", "parallel", False, digits_layers)
+    admm = solve_layer(program, "admm", gap_tol=1e-4, max_iter=5000)
+    ref = solve_layer(program, "cvxpy")
+    assert relative_gap(ref.check.l1, admm.extra["bound"]) <= 2e-3
+
+
+def test_bound_of_any_multiplier_is_valid(digits_layers):
+    """Random multipliers are made feasible and still bound the optimum from below."""
+    program = _program("digits", "relu", "cascade", False, digits_layers)
+    ref = solve_layer(program, "cvxpy").check.l1
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        Lam = rng.normal(size=program.Y.shape)
+        bound = dual_bound(program.A, program.Y, program.eps_abs, program.penalty, Lam,
+                           omega=program.omega, V=program.V)
+        assert 0 <= bound <= ref * (1 + 1e-9)
+
+
+def test_group_penalty_gap(digits_layers):
+    program = _program("digits", "relu", "parallel", False, digits_layers,
+                       penalty=GroupL1())
+    admm = solve_layer(program, "admm")
+    ref = solve_layer(program, "cvxpy")
+    assert admm.extra["bound"] <= ref.check.l1 * (1 + 1e-6)
+    assert 0 <= admm.extra["gap"] <= 5e-3
+
+
+def test_zero_weights_off_the_intercept_are_not_certified():
+    X, W = random_layer()
+    weights = np.ones_like(W)
+    weights[2, 1] = 0
+    program = LayerProgram(X, W, penalty=L1(weights=weights))
+    solution = solve_layer(program, "admm")
+    assert np.isnan(solution.extra["gap"])
+
+
+def test_layer_stats_and_check_certificate_report_the_gap(digits, digits_mlp):
+    from sklearn.frozen import FrozenEstimator
+
+    from sklearn_nettrim import NetTrimTransformer, check_certificate
+
+    X = digits[0][:300]
+    for mode in ("parallel", "cascade"):
+        trim = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=0.1, mode=mode).fit(X)
+        gaps = [record["gap"] for record in trim.layer_stats_]
+        assert all(0 <= gap <= 5e-3 for gap in gaps), gaps
+        assert [c["gap"] for c in check_certificate(trim, X)] == gaps
