@@ -60,6 +60,13 @@ def check_certificate(estimator, X, *, tol=1e-3):
     if X.shape[1] != original_net.n_features_in_:
         raise ValueError(f"X has {X.shape[1]} features, but the network was trained on"
                          f" {original_net.n_features_in_} features.")
+    if any(W.shape != V.shape for W, V in zip(original_net.coefs_, pruned_net.coefs_)):
+        raise ValueError(
+            "check_certificate compares estimator_ with network_ layer by layer, but"
+            f" estimator_ was compacted (hidden units {original_net.hidden_layer_sizes} ->"
+            f" {pruned_net.hidden_layer_sizes}): its layers no longer match the programs."
+            " Check the certificate before calling compact(), or on a copy made before it"
+            " (copy.deepcopy(trim) then trim.compact()).")
     original, pruned = stacked_weights(original_net), stacked_weights(pruned_net)
     activation = hidden_activation(original_net)
     original_inputs = layer_inputs(original, X, activation)

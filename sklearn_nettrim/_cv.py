@@ -87,8 +87,8 @@ random_state
         ``epsilon``, ``mean_test_score``, ``std_test_score``, ``rank_test_score``,
         ``mean_sparsity``, ``std_sparsity`` and ``split{k}_test_score`` /
         ``split{k}_sparsity`` per fold.
-    estimator_, network_, layer_stats_, sparsity_, n_iter_, n_features_in_,\
-feature_names_in_, classes_
+    estimator_, network_, layer_stats_, sparsity_, n_iter_, hidden_units_, kept_units_,\
+n_features_in_, feature_names_in_, classes_
         As in :class:`NetTrimTransformer`, for the refit at ``epsilon_``.
 
     Examples

@@ -123,6 +123,10 @@ class NetTrimTransformer(PrunedNetworkMixin):
         Fraction of zero non-intercept weights over all layers.
     n_iter_ : int
         The largest number of solver iterations over the layers.
+    hidden_units_ : tuple of int
+        Units per hidden layer of ``estimator_`` (fewer after :meth:`compact`).
+    kept_units_ : list of ndarray of int
+        Per hidden layer, the indices in ``network_`` of the units ``estimator_`` keeps.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` has feature names.
