@@ -12,6 +12,7 @@ guarantee of the l1 solution (the epsilon bound, the cascade bound) still holds.
 import numpy as np
 from scipy import linalg
 
+from ._penalties import SupportMask
 from ._solvers import admm
 
 
@@ -54,8 +55,8 @@ def _polish_relu(program, U0, support, *, max_iter, tol=1e-3, n_halvings=12):
     tenth of ``tol``); otherwise the longest step from ``U0`` towards it that is (the
     feasible set is convex and ``U0`` is in it, so such steps exist).
     """
-    U_fit = admm.solve(program, warm_start=U0, support=support, max_iter=max_iter,
-                       tol=tol)[0]
+    U_fit = admm.solve(program, warm_start=U0, penalty=SupportMask(support),
+                       fit_targets=True, max_iter=max_iter, tol=tol)[0]
     before = program.check(U0)
     allowed = max(before.violation, 0.1 * tol)
     step = 1.0

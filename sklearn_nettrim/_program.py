@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._penalties import L1
+
 KINDS = ("relu", "linear")
 
 
@@ -82,10 +84,14 @@ class LayerProgram:
         while ``inputs`` are the pruned network's.
     penalize_intercept : bool, default=False
         Whether the intercept row is part of the l1 objective (True is the authors' program).
+    penalty : penalty object or None
+        The objective (see ``_penalties``); ``None`` means
+        ``L1(penalize_intercept=penalize_intercept)``. A given penalty decides itself
+        whether the intercept is penalised.
     """
 
     def __init__(self, inputs, weights, *, kind="relu", epsilon=0.05, relative=True,
-                 upper_bound=None, targets=None, penalize_intercept=False):
+                 upper_bound=None, targets=None, penalize_intercept=False, penalty=None):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}.")
         inputs = np.asarray(inputs)
@@ -117,7 +123,11 @@ class LayerProgram:
             self.V = np.asarray(upper_bound, dtype=dtype)
             if self.V.shape != Z.shape:
                 raise ValueError(f"upper_bound must have shape {Z.shape}, got {self.V.shape}.")
-        self.penalize_intercept = bool(penalize_intercept)
+        if penalty is None:
+            penalty = L1(penalize_intercept=penalize_intercept)
+        self.penalty = penalty
+        self.penalize_intercept = bool(getattr(penalty, "penalize_intercept",
+                                               penalize_intercept))
         self.target_norm = float(np.linalg.norm(self.Y))
         self.epsilon = float(epsilon)
         self.eps_abs = float(epsilon) * self.target_norm if relative else float(epsilon)
@@ -136,10 +146,8 @@ class LayerProgram:
         return np.zeros_like(self.Y) if self.V is None else self.V
 
     def objective(self, U):
-        """The l1 objective, with or without the intercept row."""
-        U = np.asarray(U)
-        body = U if self.penalize_intercept else U[:-1]
-        return float(np.abs(body).sum())
+        """The penalty's value (by default the l1 norm, with or without the intercept row)."""
+        return self.penalty.value(U)
 
     def residuals(self, AU):
         """(ball residual, clip excess matrix) of pre-activations ``AU``."""
@@ -212,6 +220,7 @@ class LayerProgram:
         sub.Y = self.Y[:, cols]
         sub.omega = None if self.omega is None else self.omega[:, cols]
         sub.V = None if self.V is None else self.V[:, cols]
+        sub.penalty = self.penalty.restrict(rows, cols)
         return sub
 
     def linear_reduction(self):

@@ -117,20 +117,17 @@ def _rho_key(program):
     return "relu-cascade" if program.kind == "relu" and program.V is not None else program.kind
 
 
-def _initial_rho(W, d, kappa):
+def _initial_rho(W, d, kappa, row_scale):
     """A penalty that thresholds row i near a tenth of its typical trained weight.
 
-    Row i of the scaled weights is thresholded at ``d_i / (rho kappa)``.
+    Row i of the scaled weights is thresholded at ``row_scale_i / (rho kappa)`` (for the
+    l1 norm ``row_scale = d``).
     """
     W_n = np.abs(W[:-1]) / d[:-1, None]
     typical = np.mean(W_n, axis=1)
-    ok = typical > 0
-    return float(np.median(d[:-1][ok] / (0.1 * kappa * typical[ok]))) if ok.any() else 1.0
-
-
-def _soft_threshold(X, thresholds):
-    """Row-wise soft thresholding (a zero threshold leaves the row untouched)."""
-    return np.sign(X) * np.maximum(np.abs(X) - thresholds, 0)
+    ok = (typical > 0) & (row_scale[:-1] > 0)
+    return (float(np.median(row_scale[:-1][ok] / (0.1 * kappa * typical[ok]))) if ok.any()
+            else 1.0)
 
 
 #: Below this many multiply-adds per product with the layer matrix, ADMM runs with one
@@ -153,12 +150,14 @@ def solve(program, **options):
 
 def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
           adaptive_rho=True, alpha=1.6, check_every=10, dual_tol=None,
-          compute_dtype=np.float32, support=None):
+          compute_dtype=np.float32, penalty=None, fit_targets=False):
     """Solve ``program`` with batched ADMM.
 
-    With ``support`` (a boolean mask of the weights' shape, ReLU programs only) it solves
-    the polishing problem instead: the weights restricted to ``support`` closest, in least
-    squares on Omega, to the targets, under the same clipping constraints on Omega^c.
+    The S-step is the prox of ``penalty`` (default ``program.penalty``), expressed in the
+    equilibrated variables. With ``fit_targets`` (ReLU programs only) the Z-step fits the
+    targets on Omega by least squares instead of projecting on the ball: with
+    ``penalty=SupportMask(support)`` that is the polishing problem, the weights restricted
+    to ``support`` closest to the targets on Omega under the same clipping on Omega^c.
 
     Parameters
     ----------
@@ -204,18 +203,17 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         A = program.A
         V = None if program.V is None else program.V.astype(dtype, copy=False)
         Y = program.Y.astype(dtype, copy=False)
-        cset = (_ReluSet(Y, program.omega, V, program.eps_abs) if support is None
-                else _FitSet(Y, program.omega, V))
-    # Equilibrate: unit-norm columns of A (U scaled inversely, the l1 weights become the
-    # column scales). Layer inputs differ in scale by orders of magnitude; this is what
-    # keeps one penalty good for every row.
+        cset = (_FitSet(Y, program.omega, V) if fit_targets
+                else _ReluSet(Y, program.omega, V, program.eps_abs))
+    # Equilibrate: unit-norm columns of A (U scaled inversely, the penalty's weights
+    # become scaled by the column scales). Layer inputs differ in scale by orders of
+    # magnitude; this is what keeps one penalty good for every row.
     col_norms = np.sqrt(np.einsum("ij,ij->j", A, A))
     col_norms[col_norms == 0] = 1.0
     d = 1.0 / col_norms
     A = A * d  # in the program's precision for the Gram matrix, then in compute precision
-    l1_weights = d.copy()
-    if not program.penalize_intercept:
-        l1_weights[-1] = 0
+    penalty = program.penalty if penalty is None else penalty
+    scaled = penalty.scaled(d)  # the penalty of the equilibrated variables U / d
 
     gram = A.T @ A
     kappa = 1.0
@@ -231,26 +229,18 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
     Z = cset.project_into(AU, np.empty_like(AU), work)
     Lz = np.zeros_like(Z)
     Ls = np.zeros_like(U)
+    row_scale = scaled.row_scale(U.shape[0], U.shape[1])
     if rho is None:
-        rho = (1.0 if support is not None
-               else _initial_rho(program.W, d, kappa) * RHO_SCALE[_rho_key(program)])
+        rho = (1.0 if row_scale is None
+               else _initial_rho(program.W, d, kappa, row_scale) * RHO_SCALE[_rho_key(program)])
     rho0 = cset.rho = rho
-    if support is None:
-        thresholds = (l1_weights / kappa)[:, None].astype(dtype)
 
-        def prox_s(X, rho):
-            return _soft_threshold(X, thresholds / rho)
+    def prox_s(X, rho):
+        return scaled.prox(X, 1.0 / (rho * kappa))
 
-        # A dual scale for when the optimum has (almost) no penalised weights and the
-        # duals vanish: a thousandth of the norm of a full l1 subgradient.
-        dual_floor = 1e-3 * float(np.linalg.norm(l1_weights)) * np.sqrt(U.shape[1])
-    else:
-        mask = np.asarray(support, dtype=dtype)
-
-        def prox_s(X, rho):
-            return X * mask
-
-        dual_floor = np.finfo(np.float32).eps
+    # A dual scale for when the optimum has (almost) no penalised weights and the duals
+    # vanish: a thousandth of the norm of a full subgradient of the penalty.
+    dual_floor = max(1e-3 * scaled.subgradient_norm(U.shape), np.finfo(np.float32).eps)
     dual_tol = 10 * tol if dual_tol is None else dual_tol
     m = Z.shape[1]
     converged = False

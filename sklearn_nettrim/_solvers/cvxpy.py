@@ -43,8 +43,8 @@ def _build(cp, program):
         if off.size:
             V = program.upper_bound().ravel(order="F")[off]
             constraints.append(AU[off] <= V)
-    body = U if program.penalize_intercept else U[:-1, :]
-    return cp.Problem(cp.Minimize(cp.sum(cp.abs(body))), constraints), U
+    constraints += program.penalty.cvxpy_constraints(U)
+    return cp.Problem(cp.Minimize(program.penalty.cvxpy_expr(U)), constraints), U
 
 
 def solve(program, *, warm_start=None, solvers=("CLARABEL", "SCS"), verbose=False,
