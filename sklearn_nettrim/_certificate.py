@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._network import hidden_activation, layer_inputs, layer_kinds, stacked_weights
 from ._program import LayerProgram
-from ._prune import cascade_layer_terms
+from ._prune import cascade_layer_terms, make_penalty
 
 
 def check_certificate(estimator, X, *, tol=1e-3):
@@ -71,6 +71,7 @@ def check_certificate(estimator, X, *, tol=1e-3):
     activation = hidden_activation(original_net)
     original_inputs = layer_inputs(original, X, activation)
     pruned_inputs = layer_inputs(pruned, X, activation)
+    penalty = make_penalty(getattr(estimator, "penalty", "l1"), estimator.penalize_intercept)
     certificates = []
     for i, (record, kind) in enumerate(zip(estimator.layer_stats_, layer_kinds(original_net))):
         if record["mode"] == "cascade" and i > 0:
@@ -78,11 +79,13 @@ def check_certificate(estimator, X, *, tol=1e-3):
                 original_inputs[i], pruned_inputs[i], original[i], kind, estimator.gamma)
             program = LayerProgram(pruned_inputs[i], original[i], kind=kind, epsilon=eps_abs,
                                    relative=False, targets=targets, upper_bound=upper,
-                                   penalize_intercept=estimator.penalize_intercept)
+                                   penalize_intercept=estimator.penalize_intercept,
+                                   penalty=penalty)
         else:
             program = LayerProgram(original_inputs[i], original[i], kind=kind,
                                    epsilon=record["epsilon"],
-                                   penalize_intercept=estimator.penalize_intercept)
+                                   penalize_intercept=estimator.penalize_intercept,
+                                   penalty=penalty)
         check = program.check(pruned[i])
         certificates.append({
             "layer": i,

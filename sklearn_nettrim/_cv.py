@@ -74,6 +74,8 @@ random_state
         As in :class:`NetTrimTransformer`.
     n_jobs : int or None, default=None
         Folds run concurrently through joblib (each fold trains, then walks the path).
+    penalty : {"l1", "group", "sparse_group"}, default="l1"
+        As in :class:`NetTrimTransformer`.
 
     Attributes
     ----------
@@ -120,7 +122,7 @@ n_features_in_, feature_names_in_, classes_
     def __init__(self, estimator=None, *, epsilons=10, cv=5, scoring=None,
                  score_tolerance=0.01, mode="parallel", solver="admm", gamma=1.1,
                  penalize_intercept=False, polish=True, max_samples=None, max_iter=2000,
-                 tol=1e-3, n_jobs=None, verbose=0, random_state=None):
+                 tol=1e-3, n_jobs=None, verbose=0, random_state=None, penalty="l1"):
         self.estimator = estimator
         self.epsilons = epsilons
         self.cv = cv
@@ -137,11 +139,13 @@ n_features_in_, feature_names_in_, classes_
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.random_state = random_state
+        self.penalty = penalty
 
     def _prune_options(self):
         return dict(mode=self.mode, solver=self.solver, gamma=self.gamma,
                     penalize_intercept=self.penalize_intercept, polish=self.polish,
-                    max_iter=self.max_iter, tol=self.tol, n_jobs=1, verbose=0)
+                    max_iter=self.max_iter, tol=self.tol, n_jobs=1, verbose=0,
+                    penalty=self.penalty)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, **fit_params):

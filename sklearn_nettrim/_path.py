@@ -15,7 +15,7 @@ from ._network import (
     stacked_weights,
     with_weights,
 )
-from ._prune import prune_cascade, prune_parallel
+from ._prune import make_penalty, prune_cascade, prune_parallel
 
 #: Bounds of the default log grid: 1% keeps a network almost intact; at 50% a ReLU layer
 #: keeps only its largest outputs (and at 100% it may vanish).
@@ -39,7 +39,7 @@ def epsilon_grid(epsilons):
 
 def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
                penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
-               n_jobs=None, verbose=0, warm_start=True):
+               n_jobs=None, verbose=0, warm_start=True, penalty="l1"):
     """Prune a fitted MLP on ``X`` at every column of ``epsilons`` (n_layers, n_points).
 
     Returns one ``(weights, records)`` pair per point, ``weights`` stacked per layer.
@@ -54,7 +54,7 @@ def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
     epsilons = np.asarray(epsilons, dtype=float)
     solver_options = {"max_iter": max_iter, "tol": tol} if solver == "admm" else {}
     options = dict(solver=solver, solver_options=solver_options,
-                   penalize_intercept=penalize_intercept, polish=polish)
+                   penalize_intercept=penalize_intercept, polish=polish, penalty=penalty)
     activation = hidden_activation(mlp)
     if mode == "parallel":
         inputs = layer_inputs(weights, X, activation)
@@ -78,7 +78,7 @@ def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
 
 def net_trim_path(mlp, X, epsilons=10, *, mode="parallel", solver="admm", gamma=1.1,
                   penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
-                  warm_start=True, n_jobs=None, verbose=0):
+                  warm_start=True, n_jobs=None, verbose=0, penalty="l1"):
     """Prune a fitted MLP at a grid of tolerances, warm-starting along the grid.
 
     Parameters
@@ -96,6 +96,8 @@ def net_trim_path(mlp, X, epsilons=10, *, mode="parallel", solver="admm", gamma=
     warm_start : bool, default=True
         Start every solve from the l1 solution at the previous (smaller) tolerance,
         which is feasible for the next one.
+    penalty : {"l1", "group", "sparse_group"}, default="l1"
+        As in :class:`NetTrimTransformer`.
 
     Returns
     -------
@@ -128,11 +130,12 @@ def net_trim_path(mlp, X, epsilons=10, *, mode="parallel", solver="admm", gamma=
     if X.shape[1] != network.n_features_in_:
         raise ValueError(f"X has {X.shape[1]} features, but the network was trained on"
                          f" {network.n_features_in_} features.")
+    make_penalty(penalty)  # a bad name fails before any work
     grid = epsilon_grid(epsilons)
     n_layers = len(network.coefs_)
     points = prune_grid(network, X, np.tile(grid, (n_layers, 1)), mode=mode, solver=solver,
                         gamma=gamma, penalize_intercept=penalize_intercept, polish=polish,
                         max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose,
-                        warm_start=warm_start)
+                        warm_start=warm_start, penalty=penalty)
     estimators = [with_weights(network, weights) for weights, _ in points]
     return grid, estimators, [records for _, records in points]

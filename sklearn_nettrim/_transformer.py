@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._base import PrunedNetworkMixin
 from ._network import layer_kinds
 from ._path import prune_grid
+from ._prune import PENALTIES
 from ._solvers import SOLVERS
 from ._warnings import warn_user
 
@@ -106,6 +107,16 @@ class NetTrimTransformer(PrunedNetworkMixin):
         If > 0, print one line per layer as it finishes.
     random_state : int, RandomState instance or None, default=None
         Draws the ``max_samples`` subsample.
+    penalty : {"l1", "group", "sparse_group"}, default="l1"
+        The objective of every layer program. ``"l1"`` (Net-Trim) zeroes single weights.
+        ``"group"`` minimises the sum of the Euclidean norms of the weight rows (one
+        input unit's outgoing weights), so whole input units drop out: on the first layer
+        whole input features (``transform``/``get_support`` then select features), on
+        later layers whole hidden units, which :meth:`compact` removes for a smaller,
+        faster model. ``"sparse_group"`` is half of each (``0.5 * l1 + 0.5 * group`` per
+        row): whole units drop out and the rows that stay are sparse too. The
+        constraints, the guarantee and ``polish`` (which keeps the support) are the same
+        for all three.
 
     Attributes
     ----------
@@ -168,11 +179,13 @@ class NetTrimTransformer(PrunedNetworkMixin):
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
+        "penalty": [StrOptions(set(PENALTIES))],
     }
 
     def __init__(self, estimator=None, *, epsilon=0.05, mode="parallel", solver="admm",
                  gamma=1.1, penalize_intercept=False, polish=True, max_samples=None,
-                 max_iter=2000, tol=1e-3, n_jobs=None, verbose=0, random_state=None):
+                 max_iter=2000, tol=1e-3, n_jobs=None, verbose=0, random_state=None,
+                 penalty="l1"):
         self.estimator = estimator
         self.epsilon = epsilon
         self.mode = mode
@@ -186,6 +199,7 @@ class NetTrimTransformer(PrunedNetworkMixin):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.random_state = random_state
+        self.penalty = penalty
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, **fit_params):
@@ -208,13 +222,14 @@ class NetTrimTransformer(PrunedNetworkMixin):
         weights, records = prune_fitted_network(
             network, calibration, epsilon=self.epsilon, mode=self.mode, solver=self.solver,
             gamma=self.gamma, penalize_intercept=self.penalize_intercept, polish=self.polish,
-            max_iter=self.max_iter, tol=self.tol, n_jobs=self.n_jobs, verbose=self.verbose)
+            max_iter=self.max_iter, tol=self.tol, n_jobs=self.n_jobs, verbose=self.verbose,
+            penalty=self.penalty)
         self._set_pruned(network, weights, records)
         return self
 
 def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
              penalize_intercept=False, polish=True, max_samples=None, max_iter=2000,
-             tol=1e-3, n_jobs=None, verbose=0, random_state=None):
+             tol=1e-3, n_jobs=None, verbose=0, random_state=None, penalty="l1"):
     """Return a pruned copy of a fitted MLP (the original is not modified).
 
     Parameters
@@ -224,7 +239,7 @@ def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
     X : array-like of shape (n_samples, n_features)
         Calibration data.
     epsilon, mode, solver, gamma, penalize_intercept, polish, max_samples, max_iter, tol,\
-n_jobs, verbose, random_state
+n_jobs, verbose, random_state, penalty
         As in :class:`NetTrimTransformer`.
 
     Returns
@@ -248,5 +263,6 @@ n_jobs, verbose, random_state
     trim = NetTrimTransformer(
         FrozenEstimator(mlp), epsilon=epsilon, mode=mode, solver=solver, gamma=gamma,
         penalize_intercept=penalize_intercept, polish=polish, max_samples=max_samples,
-        max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose, random_state=random_state)
+        max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose, random_state=random_state,
+        penalty=penalty)
     return trim.fit(X).estimator_
