@@ -31,10 +31,12 @@ How to run
 
     python benchmarks/bench_deploy.py            # both networks (about 10 min on 2 cores)
     python benchmarks/bench_deploy.py --quick    # breast_cancer only, 3 repeats
+    python benchmarks/bench_deploy.py --network mnist   # one network, merged into the file
 """
 
 import argparse
 import copy
+import json
 import pickle
 import time
 import timeit
@@ -49,7 +51,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
 from _networks import load_network, mnist_5k
-from _results import environment_line, save_results
+from _results import RESULTS_DIR, environment_line, save_results
 from sklearn_nettrim import NetTrimTransformer
 from sklearn_nettrim._network import stacked_weights, with_weights
 
@@ -166,6 +168,9 @@ def table_rows(network, rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="breast_cancer only, 3 repeats")
+    parser.add_argument("--network", choices=["breast_cancer", "mnist"], default=None,
+                        help="run one network only; its rows are merged into an existing"
+                             " results/deploy.json")
     parser.add_argument("--repeat", type=int, default=None,
                         help="measurements per timing, the best is kept (default 7, quick 3)")
     args = parser.parse_args(argv)
@@ -175,14 +180,21 @@ def main(argv=None):
     networks = {"breast_cancer": tabular_network}
     if not args.quick:
         networks["mnist"] = mnist_network
-    table, data = [], {}
+    if args.network:
+        networks = {args.network: {"breast_cancer": tabular_network,
+                                   "mnist": mnist_network}[args.network]}
+    data = {}
     for network, load in networks.items():
         loaded = load()
         if loaded is None:
             continue
         epsilon, rows = run_network(network, loaded, repeat, rng)
-        table += table_rows(network, rows)
         data[network] = {"epsilon": epsilon, "rows": rows}
+    previous = RESULTS_DIR / "deploy.json"
+    if args.network and previous.exists():  # keep the other network's measurements
+        data = {**json.loads(previous.read_text())["data"], **data}
+    table = [row for network in ("breast_cancer", "mnist") if network in data
+             for row in table_rows(network, data[network]["rows"])]
     eps_note = ", ".join(f"{k} {v}" for k, v in EPSILONS.items() if k in data)
     save_results(
         "deploy",

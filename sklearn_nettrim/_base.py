@@ -19,7 +19,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compact import compact_network
-from ._network import check_supported_estimator, with_weights
+from ._network import check_supported_estimator, share_best_weights, with_weights
 from ._warnings import warn_user
 
 #: Below this fraction of zeros in a layer, sparse storage makes prediction slower
@@ -194,6 +194,7 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                 f"layers {dense_layers} are less than {SPARSE_GAIN_THRESHOLD:.0%} sparse:"
                 " sparse storage saves memory there but makes prediction slower.")
         self.estimator_.coefs_ = [sp.csr_matrix(W) for W in self.estimator_.coefs_]
+        share_best_weights(self.estimator_)
         return self
 
     def densify(self):
@@ -201,6 +202,7 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         check_is_fitted(self)
         self.estimator_.coefs_ = [W.toarray() if sp.issparse(W) else W
                                   for W in self.estimator_.coefs_]
+        share_best_weights(self.estimator_)
         return self
 
     def compact(self):

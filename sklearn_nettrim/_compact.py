@@ -14,7 +14,7 @@ import copy
 import numpy as np
 import scipy.sparse as sp
 
-from ._network import HIDDEN_ACTIVATIONS, check_supported_estimator
+from ._network import HIDDEN_ACTIVATIONS, check_supported_estimator, share_best_weights
 
 #: Fitted state that describes the weights as they were during training (shapes included).
 _TRAINING_STATE = ("_optimizer", "_best_coefs", "_best_intercepts")
@@ -103,4 +103,6 @@ def compact_network(mlp):
                         for W, sparse in zip(coefs, sparse_layers)]
     compacted.intercepts_ = [np.ascontiguousarray(b) for b in intercepts]
     compacted.hidden_layer_sizes = tuple(int(W.shape[1]) for W in coefs[:-1])
-    return compacted, kept
+    if hasattr(network, "_best_coefs"):
+        compacted._best_coefs = compacted.coefs_  # then shared, as in with_weights
+    return share_best_weights(compacted), kept

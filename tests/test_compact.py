@@ -189,3 +189,25 @@ def test_compact_requires_a_fitted_estimator():
 
     with pytest.raises(NotFittedError):
         NetTrimTransformer().compact()
+
+
+def test_saved_model_holds_one_copy_of_the_pruned_weights(digits, digits_mlp):
+    """scikit-learn's _best_coefs (restored by early stopping) must not keep the originals."""
+    X, _ = digits
+    trim = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=0.5).fit(X[:300])
+
+    def shared(mlp):
+        return all(a is b for a, b in zip(mlp._best_coefs + mlp._best_intercepts,
+                                          mlp.coefs_ + mlp.intercepts_))
+
+    assert shared(trim.estimator_)
+    dense_size = len(pickle.dumps(trim.estimator_))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "less than 90% sparse"
+        trim.sparsify()
+    assert shared(trim.estimator_)
+    assert len(pickle.dumps(trim.estimator_)) < dense_size
+    trim.compact()
+    assert shared(trim.estimator_)
+    trim.densify()
+    assert shared(trim.estimator_)
