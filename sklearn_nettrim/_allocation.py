@@ -79,7 +79,8 @@ class _Search:
     """The network, its calibration data and the solve options of one target search."""
 
     def __init__(self, mlp, X, *, mode, gamma, solver, penalize_intercept, polish,
-                 max_iter, tol, n_jobs, verbose, reweight=0, sample_weight=None):
+                 max_iter, tol, n_jobs, verbose, reweight=0, sample_weight=None,
+                 penalty="l1"):
         dtype = np.result_type(X.dtype, np.float32)
         self.weights = [W.astype(dtype, copy=False) for W in stacked_weights(mlp)]
         self.X = X.astype(dtype, copy=False)
@@ -89,11 +90,12 @@ class _Search:
         solver_options = {"max_iter": max_iter, "tol": tol} if solver == "admm" else {}
         self.options = dict(solver=solver, solver_options=solver_options,
                             penalize_intercept=penalize_intercept, polish=polish,
-                            reweight=reweight, sample_weight=sample_weight)
+                            reweight=reweight, sample_weight=sample_weight, penalty=penalty)
         self.sample_weight = sample_weight
         self.search_options = dict(
             solver="admm", solver_options={"max_iter": max_iter, "tol": max(tol, SEARCH_TOL)},
-            penalize_intercept=penalize_intercept, polish="refit" if polish else False)
+            penalize_intercept=penalize_intercept, polish="refit" if polish else False,
+            penalty=penalty)
         self.total = sum(W[:-1].size for W in self.weights)
         self.inputs = layer_inputs(self.weights, self.X, self.activation)
 
@@ -425,7 +427,7 @@ def fit_capacity(budgets, capacity):
 def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="magnitude",
                       gamma=1.1, solver="admm", penalize_intercept=False, polish=True,
                       max_iter=2000, tol=1e-3, n_jobs=None, verbose=0, random_state=None,
-                      reweight=0, sample_weight=None):
+                      reweight=0, sample_weight=None, penalty="l1"):
     """Prune a fitted MLP so that a fraction ``target`` of its weights is zero.
 
     Returns ``(weights, records, epsilons)``: the pruned stacked weights, one record per
@@ -438,7 +440,7 @@ def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="magnitude"
     search = _Search(mlp, X, mode=mode, gamma=gamma, solver=solver,
                      penalize_intercept=penalize_intercept, polish=polish, max_iter=max_iter,
                      tol=tol, n_jobs=n_jobs, verbose=verbose, reweight=reweight,
-                     sample_weight=sample_weight)
+                     sample_weight=sample_weight, penalty=penalty)
     budget = (1.0 - target) * search.total
     with warnings.catch_warnings():
         # Intermediate solves: only the returned layers' convergence is reported.

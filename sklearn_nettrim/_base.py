@@ -24,7 +24,8 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_features, check_is_fitted, validate_data
 
-from ._network import check_supported_estimator, with_weights
+from ._compact import compact_network
+from ._network import check_supported_estimator, share_best_weights, with_weights
 from ._warnings import warn_user
 from ._weights import check_sample_weight
 
@@ -212,6 +213,8 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         self.n_iter_ = max(r["n_iter"] for r in records)
         curve = records[0].get("fine_tune_loss")
         self.fine_tune_loss_ = None if curve is None else np.asarray(curve)
+        self.kept_units_ = [np.arange(W.shape[1]) for W in self.estimator_.coefs_[:-1]]
+        self.hidden_units_ = tuple(int(units.size) for units in self.kept_units_)
 
     def _checked(self, X):
         check_is_fitted(self)
@@ -272,6 +275,7 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
                 f"layers {dense_layers} are less than {SPARSE_GAIN_THRESHOLD:.0%} sparse:"
                 " sparse storage saves memory there but makes prediction slower.")
         self.estimator_.coefs_ = [sp.csr_matrix(W) for W in self.estimator_.coefs_]
+        share_best_weights(self.estimator_)
         return self
 
     def densify(self):
@@ -279,4 +283,46 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         check_is_fitted(self)
         self.estimator_.coefs_ = [W.toarray() if sp.issparse(W) else W
                                   for W in self.estimator_.coefs_]
+        share_best_weights(self.estimator_)
+        return self
+
+    def compact(self):
+        """Remove the pruned network's dead hidden units; predictions stay the same.
+
+        A hidden unit without any non-zero incoming weight outputs the constant
+        ``activation(intercept)``: it is folded into the next layer's intercepts and
+        removed; a unit without any non-zero outgoing weight is removed. This repeats
+        until nothing changes. ``estimator_`` is replaced by a new, smaller MLP of the
+        same class (``hidden_layer_sizes`` and ``coefs_`` shrink, CSR ``coefs_`` stay
+        CSR), which is faster to predict with and smaller on disk; the previous
+        ``estimator_`` object and ``network_`` are not modified. ``hidden_units_`` then
+        counts the units kept per hidden layer and ``kept_units_`` gives their indices
+        in ``network_``. Input features are never removed (the model still takes all
+        ``n_features_in_`` columns); ``get_support`` may lose features that only fed
+        removed units. After ``compact()``, :func:`check_certificate` no longer applies
+        (its layer programs have ``network_``'s shapes): check before compacting.
+
+        Returns ``self``, like ``sparsify()``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> from sklearn.neural_network import MLPClassifier
+        >>> from sklearn.preprocessing import scale
+        >>> from sklearn_nettrim import NetTrimTransformer
+        >>> X, y = load_breast_cancer(return_X_y=True)
+        >>> X = scale(X)
+        >>> mlp = MLPClassifier(hidden_layer_sizes=(32,), max_iter=500, random_state=0)
+        >>> trim = NetTrimTransformer(mlp, epsilon=0.3).fit(X, y)
+        >>> before = trim.predict_proba(X)
+        >>> trim.compact().hidden_units_[0] < 32
+        True
+        >>> bool(np.allclose(trim.predict_proba(X), before))
+        True
+        """
+        check_is_fitted(self)
+        self.estimator_, kept = compact_network(self.estimator_)
+        # Indices relative to network_, also when compacting twice.
+        self.kept_units_ = [before[now] for before, now in zip(self.kept_units_, kept)]
+        self.hidden_units_ = tuple(int(units.size) for units in self.kept_units_)
         return self

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._network import hidden_activation, layer_inputs, layer_kinds, stacked_weights
 from ._program import LayerProgram
-from ._prune import cascade_layer_terms
+from ._prune import cascade_layer_terms, make_penalty
 from ._weights import check_sample_weight
 
 
@@ -74,6 +74,13 @@ def check_certificate(estimator, X, *, tol=1e-3, sample_weight=None):
     if X.shape[1] != original_net.n_features_in_:
         raise ValueError(f"X has {X.shape[1]} features, but the network was trained on"
                          f" {original_net.n_features_in_} features.")
+    if any(W.shape != V.shape for W, V in zip(original_net.coefs_, pruned_net.coefs_)):
+        raise ValueError(
+            "check_certificate compares estimator_ with network_ layer by layer, but"
+            f" estimator_ was compacted (hidden units {original_net.hidden_layer_sizes} ->"
+            f" {pruned_net.hidden_layer_sizes}): its layers no longer match the programs."
+            " Check the certificate before calling compact(), or on a copy made before it"
+            " (copy.deepcopy(trim) then trim.compact()).")
     sample_weight = check_sample_weight(sample_weight, X.shape[0])
     if sample_weight is not None:
         X, sample_weight = X[sample_weight > 0], sample_weight[sample_weight > 0]
@@ -81,7 +88,8 @@ def check_certificate(estimator, X, *, tol=1e-3, sample_weight=None):
     measured = layer_checks(original, pruned, X, original_net, estimator.layer_stats_,
                             gamma=estimator.gamma,
                             penalize_intercept=estimator.penalize_intercept,
-                            sample_weight=sample_weight)
+                            sample_weight=sample_weight,
+                            penalty=getattr(estimator, "penalty", "l1"))
     certificates = []
     for i, (record, (program, check)) in enumerate(zip(estimator.layer_stats_, measured)):
         fine_tuned = bool(record.get("fine_tuned", False))
@@ -111,7 +119,7 @@ def check_certificate(estimator, X, *, tol=1e-3, sample_weight=None):
 
 
 def layer_checks(original, pruned, X, mlp, records, *, gamma, penalize_intercept,
-                 sample_weight=None):
+                 sample_weight=None, penalty="l1"):
     """Each layer's program rebuilt from the original network on ``X``, and the check of
     the pruned weights against it: a list of ``(program, check)``.
 
@@ -122,6 +130,7 @@ def layer_checks(original, pruned, X, mlp, records, *, gamma, penalize_intercept
     activation = hidden_activation(mlp)
     original_inputs = layer_inputs(original, X, activation)
     pruned_inputs = layer_inputs(pruned, X, activation)
+    penalty = make_penalty(penalty, penalize_intercept)
     measured = []
     for i, (record, kind) in enumerate(zip(records, layer_kinds(mlp))):
         if record["mode"] == "cascade" and i > 0:
@@ -131,11 +140,11 @@ def layer_checks(original, pruned, X, mlp, records, *, gamma, penalize_intercept
             program = LayerProgram(pruned_inputs[i], original[i], kind=kind, epsilon=eps_abs,
                                    relative=False, targets=targets, upper_bound=upper,
                                    penalize_intercept=penalize_intercept,
-                                   sample_weight=sample_weight)
+                                   sample_weight=sample_weight, penalty=penalty)
         else:
             program = LayerProgram(original_inputs[i], original[i], kind=kind,
                                    epsilon=record["epsilon"],
                                    penalize_intercept=penalize_intercept,
-                                   sample_weight=sample_weight)
+                                   sample_weight=sample_weight, penalty=penalty)
         measured.append((program, program.check(pruned[i])))
     return measured

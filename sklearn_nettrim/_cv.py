@@ -95,6 +95,8 @@ random_state, reweight
         fine-tuned before it is scored, so that epsilon is chosen for the network
         ``fit`` returns (the cost grows with ``n_folds * n_epsilons``); the final refit
         at ``epsilon_`` is fine-tuned too.
+    penalty : {"l1", "group", "sparse_group"}, default="l1"
+        As in :class:`NetTrimTransformer`.
 
     Attributes
     ----------
@@ -108,7 +110,8 @@ random_state, reweight
         ``epsilon``, ``mean_test_score``, ``std_test_score``, ``rank_test_score``,
         ``mean_sparsity``, ``std_sparsity`` and ``split{k}_test_score`` /
         ``split{k}_sparsity`` per fold.
-    estimator_, network_, layer_stats_, sparsity_, n_iter_, fine_tune_loss_,\
+    estimator_, network_, layer_stats_, sparsity_, n_iter_, fine_tune_loss_, hidden_units_,\
+kept_units_,\
 n_features_in_, feature_names_in_, classes_
         As in :class:`NetTrimTransformer`, for the refit at ``epsilon_``.
 
@@ -142,7 +145,8 @@ n_features_in_, feature_names_in_, classes_
                  score_tolerance=0.01, mode="parallel", solver="admm", gamma=1.1,
                  penalize_intercept=False, polish=True, max_samples=None, max_iter=2000,
                  tol=1e-3, n_jobs=None, verbose=0, random_state=None, reweight=0,
-                 fine_tune=0, fine_tune_learning_rate=1e-3, fine_tune_batch_size=200):
+                 fine_tune=0, fine_tune_learning_rate=1e-3, fine_tune_batch_size=200,
+                 penalty="l1"):
         self.estimator = estimator
         self.epsilons = epsilons
         self.cv = cv
@@ -163,6 +167,7 @@ n_features_in_, feature_names_in_, classes_
         self.fine_tune = fine_tune
         self.fine_tune_learning_rate = fine_tune_learning_rate
         self.fine_tune_batch_size = fine_tune_batch_size
+        self.penalty = penalty
 
     def _prune_options(self):
         return dict(mode=self.mode, solver=self.solver, gamma=self.gamma,
@@ -171,7 +176,7 @@ n_features_in_, feature_names_in_, classes_
                     reweight=self.reweight, fine_tune=self.fine_tune,
                     fine_tune_learning_rate=self.fine_tune_learning_rate,
                     fine_tune_batch_size=self.fine_tune_batch_size,
-                    random_state=self.random_state)
+                    random_state=self.random_state, penalty=self.penalty)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, sample_weight=None, **fit_params):

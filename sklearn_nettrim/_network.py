@@ -74,6 +74,21 @@ def layer_inputs(weights, X, activation):
     return inputs
 
 
+def share_best_weights(mlp):
+    """Point the MLP's record of its best training weights at its current weights.
+
+    scikit-learn keeps ``_best_coefs``/``_best_intercepts``, a copy of the weights that an
+    early-stopping ``fit`` restores at its end. Left alone in a pruned network it is a
+    dense copy of the ORIGINAL weights: it doubles the saved model and undoes pruning on
+    a ``warm_start`` refit. Sharing the current arrays keeps one copy on disk (pickle and
+    skops store a shared array once).
+    """
+    if hasattr(mlp, "_best_coefs"):
+        mlp._best_coefs = list(mlp.coefs_)
+        mlp._best_intercepts = list(mlp.intercepts_)
+    return mlp
+
+
 def with_weights(mlp, weights):
     """A deep copy of ``mlp`` carrying ``weights`` (stacked), in the dtype of the original.
 
@@ -87,4 +102,4 @@ def with_weights(mlp, weights):
                      for Wb, W in zip(weights, mlp.coefs_)]
     pruned.intercepts_ = [np.ascontiguousarray(Wb[-1]).astype(b.dtype, copy=False)
                           for Wb, b in zip(weights, mlp.intercepts_)]
-    return pruned
+    return share_best_weights(pruned)

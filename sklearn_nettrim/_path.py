@@ -16,7 +16,7 @@ from ._network import (
     with_weights,
 )
 from ._finetune import check_fine_tune_options, fine_tune_points
-from ._prune import prune_cascade, prune_parallel
+from ._prune import make_penalty, prune_cascade, prune_parallel
 from ._weights import check_sample_weight
 
 #: Bounds of the default log grid: 1% keeps a network almost intact; at 50% a ReLU layer
@@ -55,7 +55,7 @@ def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
                penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
                n_jobs=None, verbose=0, warm_start=True, reweight=0, sample_weight=None,
                fine_tune=0, fine_tune_learning_rate=1e-3, fine_tune_batch_size=200,
-               random_state=None):
+               random_state=None, penalty="l1"):
     """Prune a fitted MLP on ``X`` at every column of ``epsilons`` (n_layers, n_points).
 
     Returns one ``(weights, records)`` pair per point, ``weights`` stacked per layer.
@@ -95,7 +95,7 @@ def _prune_points(mlp, X, epsilons, *, mode, solver, gamma, penalize_intercept, 
     solver_options = {"max_iter": max_iter, "tol": tol} if solver == "admm" else {}
     options = dict(solver=solver, solver_options=solver_options,
                    penalize_intercept=penalize_intercept, polish=polish, reweight=reweight,
-                   sample_weight=sample_weight)
+                   sample_weight=sample_weight, penalty=penalty)
     activation = hidden_activation(mlp)
     if mode == "parallel":
         inputs = layer_inputs(weights, X, activation)
@@ -121,7 +121,7 @@ def net_trim_path(mlp, X, epsilons=10, *, mode="parallel", solver="admm", gamma=
                   penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
                   warm_start=True, n_jobs=None, verbose=0, reweight=0, sample_weight=None,
                   fine_tune=0, fine_tune_learning_rate=1e-3, fine_tune_batch_size=200,
-                  random_state=None):
+                  random_state=None, penalty="l1"):
     """Prune a fitted MLP at a grid of tolerances, warm-starting along the grid.
 
     Parameters
@@ -150,6 +150,8 @@ reweight
         compare fairly only when each is what that choice would return. The cost is
         ``len(epsilons)`` fine-tunings; the warm starts are unaffected (they are the l1
         solutions). Each record carries the point's loss curve as ``fine_tune_loss``.
+    penalty : {"l1", "group", "sparse_group"}, default="l1"
+        As in :class:`NetTrimTransformer`.
 
     Returns
     -------
@@ -183,6 +185,7 @@ reweight
         raise ValueError(f"X has {X.shape[1]} features, but the network was trained on"
                          f" {network.n_features_in_} features.")
     sample_weight = check_sample_weight(sample_weight, X.shape[0])
+    make_penalty(penalty)  # a bad name fails before any work
     grid = epsilon_grid(epsilons)
     n_layers = len(network.coefs_)
     points = prune_grid(network, X, layer_grid(grid, n_layers, mode), mode=mode, solver=solver,
@@ -191,6 +194,7 @@ reweight
                         max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose,
                         warm_start=warm_start, sample_weight=sample_weight,
                         fine_tune=fine_tune, fine_tune_learning_rate=fine_tune_learning_rate,
-                        fine_tune_batch_size=fine_tune_batch_size, random_state=random_state)
+                        fine_tune_batch_size=fine_tune_batch_size, random_state=random_state,
+                        penalty=penalty)
     estimators = [with_weights(network, weights) for weights, _ in points]
     return grid, estimators, [records for _, records in points]

@@ -13,9 +13,29 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.parallel import Parallel, delayed
 
+from ._penalties import L1, GroupL1, SparseGroupL1
 from ._program import LayerProgram
 from ._solvers import solve_layer
 from ._warnings import warn_user
+
+
+#: The ``penalty`` parameter: the objective of every layer program.
+#: "l1": entries (Net-Trim). "group": the l2 norm of each weight row, so whole input
+#: units (on the first layer whole input features) drop out. "sparse_group": half of
+#: each, whole units drop out and the kept rows are sparse too.
+PENALTIES = {
+    "l1": lambda penalize_intercept: L1(penalize_intercept=penalize_intercept),
+    "group": lambda penalize_intercept: GroupL1(penalize_intercept=penalize_intercept),
+    "sparse_group": lambda penalize_intercept: SparseGroupL1(
+        0.5, penalize_intercept=penalize_intercept),
+}
+
+
+def make_penalty(name, penalize_intercept=False):
+    """The penalty object of a ``penalty`` parameter value."""
+    if not isinstance(name, str) or name not in PENALTIES:
+        raise ValueError(f"penalty must be one of {sorted(PENALTIES)}, got {name!r}.")
+    return PENALTIES[name](penalize_intercept)
 
 
 def _nnz_body(U):
@@ -56,7 +76,7 @@ def reweighted_penalty(penalty, U):
 def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=None,
                upper_bound=None, penalize_intercept=False, solver="admm",
                solver_options=None, warm_start=None, polish=False, reweight=0,
-               sample_weight=None):
+               sample_weight=None, penalty="l1"):
     """Build and solve one layer's program.
 
     Returns ``(weights, l1_weights, record)``: the final (maybe polished) weights, the
@@ -66,7 +86,8 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
     """
     program = LayerProgram(inputs, weights, kind=kind, epsilon=epsilon, relative=relative,
                            targets=targets, upper_bound=upper_bound,
-                           penalize_intercept=penalize_intercept, sample_weight=sample_weight)
+                           penalize_intercept=penalize_intercept, sample_weight=sample_weight,
+                           penalty=make_penalty(penalty, penalize_intercept))
     penalty_template = program.penalty
     solution = solve_layer(program, solver, warm_start=warm_start, warn=False,
                            **(solver_options or {}))
@@ -114,6 +135,8 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
         "solver": solver,
         "message": solution.message,
         "polished": polish if polish in ("refit", "output") else bool(polish),
+        "penalty": penalty,
+        "inputs_kept": int(np.count_nonzero(np.any(U[:-1] != 0, axis=1))),
         "seconds": seconds,
     }
     return U, solution.weights, record

@@ -12,6 +12,7 @@ from ._base import PrunedNetworkMixin
 from ._network import layer_kinds
 from ._finetune import check_fine_tune_options, fine_tune_points
 from ._path import prune_grid
+from ._prune import PENALTIES
 from ._solvers import SOLVERS
 from ._warnings import warn_user
 
@@ -142,7 +143,8 @@ class NetTrimTransformer(PrunedNetworkMixin):
     verbose : int, default=0
         If > 0, print one line per layer as it finishes.
     random_state : int, RandomState instance or None, default=None
-        Draws the ``max_samples`` subsample (and the rows of the allocation search).
+        Draws the ``max_samples`` subsample, the rows of the allocation search and the
+        fine-tuning mini-batches.
     target_sparsity : float in (0, 1) or None, default=None
         Prune to this overall fraction of zero (non-intercept) weights instead of a given
         ``epsilon`` (which is then ignored): the per-layer tolerances are searched for,
@@ -165,7 +167,6 @@ class NetTrimTransformer(PrunedNetworkMixin):
         ``1 / (|u| + delta)`` from the previous answer, warm-started, which pushes small
         weights to zero (fewer non-zeros at the same epsilon). Every round is feasible for
         the same constraints, so the guarantee holds. Costs one solve per round.
-        Draws the ``max_samples`` subsample and the fine-tuning mini-batches.
     fine_tune : int, default=0
         Epochs of label-free fine-tuning after pruning: the pruned network is trained by
         Adam on mini-batches of the calibration data, its zeros kept zero and its
@@ -178,6 +179,16 @@ class NetTrimTransformer(PrunedNetworkMixin):
         Adam's step size for fine-tuning (scikit-learn's MLP default).
     fine_tune_batch_size : int, default=200
         Mini-batch size for fine-tuning (at most the number of calibration rows).
+    penalty : {"l1", "group", "sparse_group"}, default="l1"
+        The objective of every layer program. ``"l1"`` (Net-Trim) zeroes single weights.
+        ``"group"`` minimises the sum of the Euclidean norms of the weight rows (one
+        input unit's outgoing weights), so whole input units drop out: on the first layer
+        whole input features (``transform``/``get_support`` then select features), on
+        later layers whole hidden units, which :meth:`compact` removes for a smaller,
+        faster model. ``"sparse_group"`` is half of each (``0.5 * l1 + 0.5 * group`` per
+        row): whole units drop out and the rows that stay are sparse too. The
+        constraints, the guarantee and ``polish`` (which keeps the support) are the same
+        for all three.
 
     Attributes
     ----------
@@ -203,6 +214,10 @@ class NetTrimTransformer(PrunedNetworkMixin):
     fine_tune_loss_ : ndarray of shape (fine_tune + 1,) or None
         The distillation loss on the calibration data before fine-tuning and after each
         epoch (None when ``fine_tune=0``).
+    hidden_units_ : tuple of int
+        Units per hidden layer of ``estimator_`` (fewer after :meth:`compact`).
+    kept_units_ : list of ndarray of int
+        Per hidden layer, the indices in ``network_`` of the units ``estimator_`` keeps.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` has feature names.
@@ -250,13 +265,14 @@ class NetTrimTransformer(PrunedNetworkMixin):
         "fine_tune": [Interval(Integral, 0, None, closed="left")],
         "fine_tune_learning_rate": [Interval(Real, 0, None, closed="neither")],
         "fine_tune_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "penalty": [StrOptions(set(PENALTIES))],
     }
 
     def __init__(self, estimator=None, *, epsilon=0.05, mode="parallel", solver="admm",
                  gamma=1.1, penalize_intercept=False, polish=True, max_samples=None,
                  max_iter=2000, tol=1e-3, n_jobs=None, verbose=0, random_state=None,
                  target_sparsity=None, allocation="magnitude", reweight=0, fine_tune=0,
-                 fine_tune_learning_rate=1e-3, fine_tune_batch_size=200):
+                 fine_tune_learning_rate=1e-3, fine_tune_batch_size=200, penalty="l1"):
         self.estimator = estimator
         self.epsilon = epsilon
         self.mode = mode
@@ -276,6 +292,7 @@ class NetTrimTransformer(PrunedNetworkMixin):
         self.fine_tune = fine_tune
         self.fine_tune_learning_rate = fine_tune_learning_rate
         self.fine_tune_batch_size = fine_tune_batch_size
+        self.penalty = penalty
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, sample_weight=None, **fit_params):
@@ -312,7 +329,7 @@ class NetTrimTransformer(PrunedNetworkMixin):
             max_iter=self.max_iter, tol=self.tol, n_jobs=self.n_jobs, verbose=self.verbose,
             reweight=self.reweight, sample_weight=weight, fine_tune=self.fine_tune,
             fine_tune_learning_rate=self.fine_tune_learning_rate,
-            fine_tune_batch_size=self.fine_tune_batch_size)
+            fine_tune_batch_size=self.fine_tune_batch_size, penalty=self.penalty)
         self._set_pruned(network, weights, records)
         return self
 
@@ -320,7 +337,7 @@ def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
              penalize_intercept=False, polish=True, max_samples=None, max_iter=2000,
              tol=1e-3, n_jobs=None, verbose=0, random_state=None, target_sparsity=None,
              allocation="magnitude", reweight=0, sample_weight=None, fine_tune=0,
-             fine_tune_learning_rate=1e-3, fine_tune_batch_size=200):
+             fine_tune_learning_rate=1e-3, fine_tune_batch_size=200, penalty="l1"):
     """Return a pruned copy of a fitted MLP (the original is not modified).
 
     Parameters
@@ -331,7 +348,7 @@ def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
         Calibration data.
     epsilon, mode, solver, gamma, penalize_intercept, polish, max_samples, max_iter, tol,\
 n_jobs, verbose, random_state, target_sparsity, allocation, reweight, fine_tune,\
-fine_tune_learning_rate, fine_tune_batch_size
+fine_tune_learning_rate, fine_tune_batch_size, penalty
         As in :class:`NetTrimTransformer`.
     sample_weight : array-like of shape (n_samples,), default=None
         Weights of the rows of ``X``: every layer's error is measured in the
@@ -361,5 +378,5 @@ fine_tune_learning_rate, fine_tune_batch_size
         max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose, random_state=random_state,
         target_sparsity=target_sparsity, allocation=allocation, reweight=reweight,
         fine_tune=fine_tune, fine_tune_learning_rate=fine_tune_learning_rate,
-        fine_tune_batch_size=fine_tune_batch_size)
+        fine_tune_batch_size=fine_tune_batch_size, penalty=penalty)
     return trim.fit(X, sample_weight=sample_weight).estimator_
