@@ -31,8 +31,14 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.parallel import Parallel, delayed
 
+from ._modes import (
+    _solve_one,
+    cascade_layer_terms,
+    prune_cascade,
+    prune_parallel,
+    report,
+)
 from ._network import hidden_activation, layer_inputs, layer_kinds, stacked_weights
-from ._prune import _solve_one, cascade_layer_terms, prune_cascade, prune_parallel, report
 from ._warnings import warn_user
 
 ALLOCATIONS = ("magnitude", "output", "uniform")
@@ -56,6 +62,13 @@ SEARCH_TOL = 1e-2
 
 #: Solves of the final search (one layer, or one whole cascade, per evaluation).
 MAX_EVALUATIONS = 8
+
+#: Largest epsilon the uniform search tries.
+UNIFORM_MAX = 0.95
+
+#: Cascade mode: passes over the layers, the first layer's share corrected after each
+#: by what the later layers could not hold (or took in excess).
+CASCADE_PASSES = 3
 
 
 def _nnz(records):
@@ -255,8 +268,10 @@ class _Search:
                 print(f"[NetTrim] epsilon {eps[0]:.4g}: sparsity {sparsity:.4f}", flush=True)
             return sparsity, (pruned, l1, records, eps)
 
+        # Below 1: at epsilon >= 1 a ReLU layer may vanish, and in cascade mode the
+        # sparsity stops growing with epsilon there (later layers must repair it).
         (_, _, (pruned, l1, records, eps)), history = _secant_search(
-            evaluate, np.log(0.1), target)
+            evaluate, np.log(0.1), target, bounds=(np.log(1e-4), np.log(UNIFORM_MAX)))
         if self.mode == "parallel" and self.options["polish"]:
             pruned, _, records = prune_parallel(
                 self.weights, self.inputs, self.kinds, eps[:, None], n_jobs=self.n_jobs,
@@ -459,14 +474,18 @@ def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="magnitude"
                       f" non-zeros per layer {np.round(budgets).astype(int).tolist()}",
                       flush=True)
             weights, records, eps = search.to_budgets(budgets, guesses)
-            shortfall = budget - _nnz(records)
-            if mode == "cascade" and shortfall > SPARSITY_TOLERANCE * search.total:
+            for _ in range(CASCADE_PASSES - 1):
+                shortfall = budget - _nnz(records)
+                if mode != "cascade" or abs(shortfall) <= SPARSITY_TOLERANCE * search.total:
+                    break
                 # Later layers could not hold their share at the tightest tolerance the
-                # cascade allows: give it to the first layer and run once more.
-                budgets[0] = min(budgets[0] + shortfall, search.capacity()[0])
-                guesses[0] = eps[0]
+                # cascade allows (or, given a denser first layer, took more): move the
+                # difference to the first layer and run again.
+                budgets[0] = float(np.clip(budgets[0] + shortfall, 1,
+                                           search.capacity()[0]))
+                guesses[0] = max(eps[0], 1e-3)
                 if verbose:
-                    print(f"[NetTrim] second pass, first layer's share {int(budgets[0])}",
+                    print(f"[NetTrim] next pass, first layer's share {int(budgets[0])}",
                           flush=True)
                 weights, records, eps = search.to_budgets(budgets, guesses)
             evaluations = "per-layer"

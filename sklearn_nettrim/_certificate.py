@@ -10,9 +10,10 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from ._modes import cascade_layer_terms
 from ._network import hidden_activation, layer_inputs, layer_kinds, stacked_weights
+from ._penalties import make_penalty
 from ._program import LayerProgram
-from ._prune import cascade_layer_terms, make_penalty
 from ._weights import check_sample_weight
 
 

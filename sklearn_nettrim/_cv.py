@@ -9,13 +9,14 @@ from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import check_cv
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.metadata_routing import MethodMapping
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_method_params, check_array
 
 from ._base import PrunedNetworkMixin, calibration_data, overall_sparsity
 from ._network import with_weights
-from ._path import epsilon_grid, layer_grid, prune_grid
+from ._path import epsilon_grid
+from ._prune import layer_grid, prune_grid
 from ._solvers import SOLVERS
 from ._transformer import NetTrimTransformer
 

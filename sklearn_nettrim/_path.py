@@ -1,7 +1,8 @@
-"""Pruning along a grid of tolerances, each solve warm-started from its neighbour.
+"""net_trim_path: pruning along a grid of tolerances, each solve warm-started.
 
 Like :func:`sklearn.linear_model.lasso_path`: the cheap way to see the whole trade-off
-between sparsity and fidelity, and what :class:`NetTrimCV` runs inside every fold.
+between sparsity and fidelity. The grid driver itself, :func:`~._prune.prune_grid`, is
+what :class:`NetTrimCV` runs inside every fold.
 """
 
 import numpy as np
@@ -9,14 +10,10 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._network import (
     check_supported_estimator,
-    hidden_activation,
-    layer_inputs,
-    layer_kinds,
-    stacked_weights,
     with_weights,
 )
-from ._finetune import check_fine_tune_options, fine_tune_points
-from ._prune import make_penalty, prune_cascade, prune_parallel
+from ._penalties import make_penalty
+from ._prune import layer_grid, prune_grid
 from ._weights import check_sample_weight
 
 #: Bounds of the default log grid: 1% keeps a network almost intact; at 50% a ReLU layer
@@ -37,84 +34,6 @@ def epsilon_grid(epsilons):
     if not np.all(np.isfinite(grid)) or np.any(grid < 0):
         raise ValueError(f"epsilons must be finite and >= 0, got {grid.tolist()}.")
     return np.sort(grid)
-
-
-def layer_grid(grid, n_layers, mode):
-    """The (n_layers, n_points) tolerances of a path with one epsilon per point.
-
-    Parallel mode gives every layer the point's epsilon; cascade mode the first layer
-    only (later layers take their tolerance from ``gamma``, with no floor).
-    """
-    grid = np.asarray(grid, dtype=float)
-    if mode == "cascade":
-        return np.vstack([grid[None, :], np.zeros((n_layers - 1, grid.size))])
-    return np.tile(grid, (n_layers, 1))
-
-
-def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
-               penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
-               n_jobs=None, verbose=0, warm_start=True, reweight=0, sample_weight=None,
-               fine_tune=0, fine_tune_learning_rate=1e-3, fine_tune_batch_size=200,
-               random_state=None, penalty="l1"):
-    """Prune a fitted MLP on ``X`` at every column of ``epsilons`` (n_layers, n_points).
-
-    Returns one ``(weights, records)`` pair per point, ``weights`` stacked per layer.
-    Parallel mode: one job per layer walks its whole grid. Cascade mode: the points run
-    one after the other, each layer warm-started from the previous point (from the l1
-    solution, so fine-tuning a point does not change the next one).
-    ``sample_weight`` (validated, one per row of ``X``) weights every layer's errors;
-    rows of weight 0 are dropped here, once. With ``fine_tune`` epochs, every point is
-    then fine-tuned towards the original network's outputs, each from the same
-    ``random_state``.
-    """
-    check_fine_tune_options(fine_tune, fine_tune_learning_rate, fine_tune_batch_size)
-    if sample_weight is not None:
-        keep = sample_weight > 0
-        if not np.all(keep):
-            X, sample_weight = X[keep], sample_weight[keep]
-    points = _prune_points(mlp, X, epsilons, mode=mode, solver=solver, gamma=gamma,
-                           penalize_intercept=penalize_intercept, polish=polish,
-                           max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose,
-                           warm_start=warm_start, reweight=reweight,
-                           sample_weight=sample_weight)
-    return fine_tune_points(mlp, X, points, epochs=fine_tune,
-                            learning_rate=fine_tune_learning_rate,
-                            batch_size=fine_tune_batch_size, random_state=random_state,
-                            verbose=verbose, gamma=gamma, penalize_intercept=penalize_intercept)
-
-
-def _prune_points(mlp, X, epsilons, *, mode, solver, gamma, penalize_intercept, polish,
-                  max_iter, tol, n_jobs, verbose, warm_start, reweight, sample_weight):
-    """The pruning of :func:`prune_grid`, before any fine-tuning."""
-    weights = stacked_weights(mlp)
-    dtype = np.result_type(X.dtype, np.float32)
-    weights = [W.astype(dtype, copy=False) for W in weights]
-    X = X.astype(dtype, copy=False)
-    kinds = layer_kinds(mlp)
-    epsilons = np.asarray(epsilons, dtype=float)
-    solver_options = {"max_iter": max_iter, "tol": tol} if solver == "admm" else {}
-    options = dict(solver=solver, solver_options=solver_options,
-                   penalize_intercept=penalize_intercept, polish=polish, reweight=reweight,
-                   sample_weight=sample_weight, penalty=penalty)
-    activation = hidden_activation(mlp)
-    if mode == "parallel":
-        inputs = layer_inputs(weights, X, activation)
-        if not warm_start:
-            columns = [prune_parallel(weights, inputs, kinds, epsilons[:, [k]], n_jobs=n_jobs,
-                                      verbose=verbose, **options)
-                       for k in range(epsilons.shape[1])]
-            return [(pruned[0], records[0]) for pruned, _, records in columns]
-        pruned, _, records = prune_parallel(weights, inputs, kinds, epsilons, n_jobs=n_jobs,
-                                            verbose=verbose, **options)
-        return list(zip(pruned, records))
-    points, previous = [], None
-    for k in range(epsilons.shape[1]):
-        pruned, l1, records = prune_cascade(
-            weights, X, kinds, epsilons[:, k], activation, gamma=gamma,
-            verbose=verbose, warm_starts=previous if warm_start else None, **options)
-        points.append((pruned, records))
-        previous = l1
-    return points
 
 
 def net_trim_path(mlp, X, epsilons=10, *, mode="parallel", solver="admm", gamma=1.1,

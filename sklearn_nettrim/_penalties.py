@@ -15,7 +15,8 @@ calls ``penalty.scaled(d)``, the penalty of those variables: ``Q(X) = P(d[:, Non
 
 import numpy as np
 
-__all__ = ["L1", "GroupL1", "SparseGroupL1", "SupportMask"]
+__all__ = ["L1", "GroupL1", "SparseGroupL1", "SupportMask", "make_penalty",
+           "reweighted_penalty"]
 
 
 def _check_weights(weights, name):
@@ -355,3 +356,51 @@ class SupportMask:
 
     def __repr__(self):
         return f"SupportMask(nnz={int(self.support.sum())} of {self.support.size})"
+
+
+#: The ``penalty`` parameter: the objective of every layer program.
+#: "l1": entries (Net-Trim). "group": the l2 norm of each weight row, so whole input
+#: units (on the first layer whole input features) drop out. "sparse_group": half of
+#: each, whole units drop out and the kept rows are sparse too.
+PENALTIES = {
+    "l1": lambda penalize_intercept: L1(penalize_intercept=penalize_intercept),
+    "group": lambda penalize_intercept: GroupL1(penalize_intercept=penalize_intercept),
+    "sparse_group": lambda penalize_intercept: SparseGroupL1(
+        0.5, penalize_intercept=penalize_intercept),
+}
+
+
+def make_penalty(name, penalize_intercept=False):
+    """The penalty object of a ``penalty`` parameter value."""
+    if not isinstance(name, str) or name not in PENALTIES:
+        raise ValueError(f"penalty must be one of {sorted(PENALTIES)}, got {name!r}.")
+    return PENALTIES[name](penalize_intercept)
+
+
+#: Reweighted l1 (Candes, Wakin and Boyd 2008): the next round weighs entry u by
+#: 1 / (|u| + delta), delta this fraction of the mean magnitude of the kept weights.
+REWEIGHT_DELTA = 0.1
+
+
+def reweighted_penalty(penalty, U):
+    """The penalty of the next reweighting round: entries (or rows) that stayed small cost more.
+
+    Weights ``1 / (|u| + delta)`` of an :class:`~sklearn_nettrim._penalties.L1`, or
+    ``1 / (||u_i|| + delta)`` per row of a group penalty, normalised to a mean of 1 over
+    the penalised entries. Every round solves the same constraints, so any answer keeps
+    the layer's guarantee.
+    """
+    U = np.abs(np.asarray(U, dtype=np.float64))
+    intercept = getattr(penalty, "penalize_intercept", False)
+    if isinstance(penalty, GroupL1):
+        size = np.linalg.norm(U, axis=1)
+        body = size[:-1] if not intercept else size
+        delta = REWEIGHT_DELTA * (body[body > 0].mean() if np.any(body > 0) else 1.0)
+        w = 1.0 / (size + delta)
+        return GroupL1(w / w[:-1].mean(), penalize_intercept=intercept)
+    if not isinstance(penalty, L1):
+        return penalty  # no reweighting rule: the same program again
+    body = U[:-1] if not intercept else U
+    delta = REWEIGHT_DELTA * (body[body > 0].mean() if np.any(body > 0) else 1.0)
+    w = 1.0 / (U + delta)
+    return L1(w / w[:-1].mean(), penalize_intercept=intercept)

@@ -1,263 +1,156 @@
-"""Pruning a whole network: one layer program per layer, in parallel or in cascade.
+"""The pruning driver every estimator calls.
 
-Works on stacked weight arrays (see ``_network``). Parallel mode sends one job per layer
-through :class:`sklearn.utils.parallel.Parallel`, so ``n_jobs`` and a user's
-``joblib.parallel_config(backend=...)`` decide where layers are solved; each job carries
-that layer's arrays only. Every function here prunes along a grid of tolerances at once
-(a single pruning is a grid of one), each solve warm-started from its neighbour's.
+:func:`prune_grid` prunes a fitted network along a grid of tolerances (what
+``net_trim_path`` and every ``NetTrimCV`` fold run); :func:`prune_fitted_network` at one
+tolerance or to a target size (what ``NetTrimTransformer`` and ``net_trim`` run). Both
+then fine-tune when asked. The layers themselves are pruned by the modes of
+:mod:`._modes`.
 """
 
-import time
-
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.parallel import Parallel, delayed
 
-from ._penalties import L1, GroupL1, SparseGroupL1
-from ._program import LayerProgram
-from ._solvers import solve_layer
+from ._allocation import prune_to_sparsity
+from ._finetune import check_fine_tune_options, fine_tune_points
+from ._modes import prune_cascade, prune_parallel
+from ._network import hidden_activation, layer_inputs, layer_kinds, stacked_weights
 from ._warnings import warn_user
 
 
-#: The ``penalty`` parameter: the objective of every layer program.
-#: "l1": entries (Net-Trim). "group": the l2 norm of each weight row, so whole input
-#: units (on the first layer whole input features) drop out. "sparse_group": half of
-#: each, whole units drop out and the kept rows are sparse too.
-PENALTIES = {
-    "l1": lambda penalize_intercept: L1(penalize_intercept=penalize_intercept),
-    "group": lambda penalize_intercept: GroupL1(penalize_intercept=penalize_intercept),
-    "sparse_group": lambda penalize_intercept: SparseGroupL1(
-        0.5, penalize_intercept=penalize_intercept),
-}
+def layer_grid(grid, n_layers, mode):
+    """The (n_layers, n_points) tolerances of a path with one epsilon per point.
 
-
-def make_penalty(name, penalize_intercept=False):
-    """The penalty object of a ``penalty`` parameter value."""
-    if not isinstance(name, str) or name not in PENALTIES:
-        raise ValueError(f"penalty must be one of {sorted(PENALTIES)}, got {name!r}.")
-    return PENALTIES[name](penalize_intercept)
-
-
-def _nnz_body(U):
-    return int(np.count_nonzero(U[:-1]))
-
-
-#: Reweighted l1 (Candes, Wakin and Boyd 2008): the next round weighs entry u by
-#: 1 / (|u| + delta), delta this fraction of the mean magnitude of the kept weights.
-REWEIGHT_DELTA = 0.1
-
-
-def reweighted_penalty(penalty, U):
-    """The penalty of the next reweighting round: entries (or rows) that stayed small cost more.
-
-    Weights ``1 / (|u| + delta)`` of an :class:`~sklearn_nettrim._penalties.L1`, or
-    ``1 / (||u_i|| + delta)`` per row of a group penalty, normalised to a mean of 1 over
-    the penalised entries. Every round solves the same constraints, so any answer keeps
-    the layer's guarantee.
+    Parallel mode gives every layer the point's epsilon; cascade mode the first layer
+    only (later layers take their tolerance from ``gamma``, with no floor).
     """
-    from ._penalties import L1, GroupL1
-
-    U = np.abs(np.asarray(U, dtype=np.float64))
-    intercept = getattr(penalty, "penalize_intercept", False)
-    if isinstance(penalty, GroupL1):
-        size = np.linalg.norm(U, axis=1)
-        body = size[:-1] if not intercept else size
-        delta = REWEIGHT_DELTA * (body[body > 0].mean() if np.any(body > 0) else 1.0)
-        w = 1.0 / (size + delta)
-        return GroupL1(w / w[:-1].mean(), penalize_intercept=intercept)
-    if not isinstance(penalty, L1):
-        return penalty  # no reweighting rule: the same program again
-    body = U[:-1] if not intercept else U
-    delta = REWEIGHT_DELTA * (body[body > 0].mean() if np.any(body > 0) else 1.0)
-    w = 1.0 / (U + delta)
-    return L1(w / w[:-1].mean(), penalize_intercept=intercept)
+    grid = np.asarray(grid, dtype=float)
+    if mode == "cascade":
+        return np.vstack([grid[None, :], np.zeros((n_layers - 1, grid.size))])
+    return np.tile(grid, (n_layers, 1))
 
 
-def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=None,
-               upper_bound=None, penalize_intercept=False, solver="admm",
-               solver_options=None, warm_start=None, polish=False, reweight=0,
-               sample_weight=None, penalty="l1"):
-    """Build and solve one layer's program.
+def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
+               penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
+               n_jobs=None, verbose=0, warm_start=True, reweight=0, sample_weight=None,
+               fine_tune=0, fine_tune_learning_rate=1e-3, fine_tune_batch_size=200,
+               random_state=None, penalty="l1"):
+    """Prune a fitted MLP on ``X`` at every column of ``epsilons`` (n_layers, n_points).
 
-    Returns ``(weights, l1_weights, record)``: the final (maybe polished) weights, the
-    l1 solution (the warm start for the next point of a path) and the layer's record.
-    Runs in a worker: it does not warn (warnings do not cross process boundaries), the
-    caller does, from the record.
+    Returns one ``(weights, records)`` pair per point, ``weights`` stacked per layer.
+    Parallel mode: one job per layer walks its whole grid. Cascade mode: the points run
+    one after the other, each layer warm-started from the previous point (from the l1
+    solution, so fine-tuning a point does not change the next one).
+    ``sample_weight`` (validated, one per row of ``X``) weights every layer's errors;
+    rows of weight 0 are dropped here, once. With ``fine_tune`` epochs, every point is
+    then fine-tuned towards the original network's outputs, each from the same
+    ``random_state``.
     """
-    program = LayerProgram(inputs, weights, kind=kind, epsilon=epsilon, relative=relative,
-                           targets=targets, upper_bound=upper_bound,
-                           penalize_intercept=penalize_intercept, sample_weight=sample_weight,
-                           penalty=make_penalty(penalty, penalize_intercept))
-    penalty_template = program.penalty
-    solution = solve_layer(program, solver, warm_start=warm_start, warn=False,
-                           **(solver_options or {}))
-    n_iter, seconds = solution.n_iter, solution.seconds
-    for _ in range(reweight):
-        program.penalty = reweighted_penalty(program.penalty, solution.weights)
-        solution = solve_layer(program, solver, warm_start=solution.weights, warn=False,
-                               **(solver_options or {}))
-        n_iter, seconds = n_iter + solution.n_iter, seconds + solution.seconds
-    U, check = solution.weights, solution.check
-    if reweight:
-        program.penalty = penalty_template
-        check = program.check(U)  # l1 and the rest measured with the plain penalty
-    if polish:
-        from ._polish import polish_on_support, polish_outputs, refit_on_support
 
-        start = time.perf_counter()
-        polisher = {"refit": refit_on_support, "output": polish_outputs}.get(
-            polish, polish_on_support)
-        U = polisher(program, U)
-        check = program.check(U)
-        seconds += time.perf_counter() - start
-    n_body = weights[:-1].size
-    record = {
-        "layer": index,
-        "kind": kind,
-        "shape": tuple(weights[:-1].shape),
-        "n_samples": program.n_samples,
-        "epsilon": float(epsilon) if relative else float(epsilon) / max(program.target_norm,
-                                                                        np.finfo(float).tiny),
-        "nnz_before": _nnz_body(weights),
-        "nnz_after": _nnz_body(U),
-        "sparsity": 1.0 - _nnz_body(U) / n_body if n_body else 0.0,
-        "eps_abs": program.eps_abs,
-        "relative_error": check.relative_error,
-        "output_error": check.output_error,
-        "output_bound": program.output_bound(),
-        "violation": check.violation,
-        "l1_before": program.objective(weights),
-        "l1_after": check.l1,
-        "gap": float(solution.extra.get("gap", np.nan)),
-        "n_iter": n_iter,
-        "reweight": reweight,
-        "converged": solution.converged,
-        "solver": solver,
-        "message": solution.message,
-        "polished": polish if polish in ("refit", "output") else bool(polish),
-        "penalty": penalty,
-        "inputs_kept": int(np.count_nonzero(np.any(U[:-1] != 0, axis=1))),
-        "seconds": seconds,
-    }
-    return U, solution.weights, record
+    check_fine_tune_options(fine_tune, fine_tune_learning_rate, fine_tune_batch_size)
+    if sample_weight is not None:
+        keep = sample_weight > 0
+        if not np.all(keep):
+            X, sample_weight = X[keep], sample_weight[keep]
+    points = _prune_points(mlp, X, epsilons, mode=mode, solver=solver, gamma=gamma,
+                           penalize_intercept=penalize_intercept, polish=polish,
+                           max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose,
+                           warm_start=warm_start, reweight=reweight,
+                           sample_weight=sample_weight, penalty=penalty)
+    return fine_tune_points(mlp, X, points, epochs=fine_tune,
+                            learning_rate=fine_tune_learning_rate,
+                            batch_size=fine_tune_batch_size, random_state=random_state,
+                            verbose=verbose, gamma=gamma, penalize_intercept=penalize_intercept)
 
 
-def _layer_path_job(index, inputs, weights, epsilons, *, warm_start=None, **options):
-    """One layer along a grid of relative tolerances, each solve warm-started."""
-    results = []
-    for epsilon in epsilons:
-        U, U_l1, record = _solve_one(index, inputs, weights, epsilon=epsilon,
-                                     warm_start=warm_start, **options)
-        results.append((U, U_l1, record))
-        warm_start = U_l1
-    return index, results
+def _prune_points(mlp, X, epsilons, *, mode, solver, gamma, penalize_intercept, polish,
+                  max_iter, tol, n_jobs, verbose, warm_start, reweight, sample_weight,
+                  penalty):
+    """The pruning of :func:`prune_grid`, before any fine-tuning."""
+    weights = stacked_weights(mlp)
+    dtype = np.result_type(X.dtype, np.float32)
+    weights = [W.astype(dtype, copy=False) for W in weights]
+    X = X.astype(dtype, copy=False)
+    kinds = layer_kinds(mlp)
+    epsilons = np.asarray(epsilons, dtype=float)
+    solver_options = {"max_iter": max_iter, "tol": tol} if solver == "admm" else {}
+    options = dict(solver=solver, solver_options=solver_options,
+                   penalize_intercept=penalize_intercept, polish=polish, reweight=reweight,
+                   sample_weight=sample_weight, penalty=penalty)
+    activation = hidden_activation(mlp)
+    if mode == "parallel":
+        inputs = layer_inputs(weights, X, activation)
+        if not warm_start:
+            columns = [prune_parallel(weights, inputs, kinds, epsilons[:, [k]], n_jobs=n_jobs,
+                                      verbose=verbose, **options)
+                       for k in range(epsilons.shape[1])]
+            return [(pruned[0], records[0]) for pruned, _, records in columns]
+        pruned, _, records = prune_parallel(weights, inputs, kinds, epsilons, n_jobs=n_jobs,
+                                            verbose=verbose, **options)
+        return list(zip(pruned, records))
+    points, previous = [], None
+    for k in range(epsilons.shape[1]):
+        pruned, l1, records = prune_cascade(
+            weights, X, kinds, epsilons[:, k], activation, gamma=gamma,
+            verbose=verbose, warm_starts=previous if warm_start else None, **options)
+        points.append((pruned, records))
+        previous = l1
+    return points
 
 
-def report(record, verbose):
-    """Warn about a layer that did not converge; print its line if ``verbose``."""
-    if record["converged"] is False:
-        warn_user(
-            f"Net-Trim layer {record['layer']} ({record['kind']}, shape {record['shape']}):"
-            f" solver {record['solver']!r} did not converge ({record['message']});"
-            f" reached relative constraint violation {record['violation']:.3g},"
-            f" optimality gap {record.get('gap', np.nan):.3g}."
-            " Increase max_iter or tol.", ConvergenceWarning)
-    if verbose:
-        print(f"[NetTrim] layer {record['layer']} {record['kind']:6s}"
-              f" {record['shape'][0]}x{record['shape'][1]}:"
-              f" nnz {record['nnz_before']} -> {record['nnz_after']}"
-              f" ({100 * record['sparsity']:.1f}% zero), error {record['relative_error']:.4f},"
-              f" {record['n_iter']} it, {record['seconds']:.2f}s", flush=True)
+def layer_epsilons(epsilon, n_layers, mode):
+    """One relative tolerance per layer, validated (scalar or one value per layer).
 
-
-def prune_parallel(weights, inputs, kinds, epsilons, *, n_jobs=None, verbose=0,
-                   warm_starts=None, **options):
-    """Prune every layer against the original network's activations, concurrently.
-
-    ``epsilons`` has shape (n_layers, n_points): each layer's relative tolerances along
-    the path. Returns, per path point, the list of pruned layer weights, the list of
-    l1 solutions and the list of records.
+    In cascade mode a scalar is the first layer's tolerance and later layers get theirs
+    from ``gamma`` alone (a floor of 0); one value per layer sets those floors.
     """
-    epsilons = np.atleast_2d(np.asarray(epsilons, dtype=float))
-    n_layers, n_points = len(weights), epsilons.shape[1]
-    warm_starts = warm_starts or [None] * n_layers
-    jobs = (
-        delayed(_layer_path_job)(i, inputs[i], weights[i], epsilons[i], kind=kinds[i],
-                                 warm_start=warm_starts[i], **options)
-        for i in range(n_layers)
-    )
-    pruned = [[None] * n_layers for _ in range(n_points)]
-    l1 = [[None] * n_layers for _ in range(n_points)]
-    records = [[None] * n_layers for _ in range(n_points)]
-    for i, results in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs):
-        for k, (U, U_l1, record) in enumerate(results):
-            record["mode"] = "parallel"
-            pruned[k][i], l1[k][i], records[k][i] = U, U_l1, record
-            report(record, verbose)
-    return pruned, l1, records
+    eps = np.asarray(epsilon, dtype=float)
+    if eps.ndim == 0:
+        eps = (np.r_[float(eps), np.zeros(n_layers - 1)] if mode == "cascade"
+               else np.full(n_layers, float(eps)))
+    if eps.ndim != 1 or eps.size != n_layers:
+        raise ValueError(
+            f"epsilon must be a number or one value per layer ({n_layers} layers for this"
+            f" network); got shape {eps.shape}.")
+    if not np.all(np.isfinite(eps)) or np.any(eps < 0):
+        raise ValueError(f"epsilon must be finite and >= 0; got {eps.tolist()}.")
+    return eps
 
 
-def cascade_layer_terms(original_input, pruned_input, W, kind, gamma, floor=0.0,
-                        sample_weight=None):
-    """Targets, ``V`` and absolute tolerance of a cascade layer ``l >= 2``.
+def prune_fitted_network(mlp, X, *, epsilon=0.05, mode="parallel", target_sparsity=None,
+                         allocation="magnitude", random_state=None, fine_tune=0,
+                         fine_tune_learning_rate=1e-3, fine_tune_batch_size=200, **options):
+    """Prune a fitted MLP on calibration data ``X`` (a validated float array).
 
-    The targets are the ORIGINAL network's outputs; ``V = A_pruned @ W_l`` on Omega^c and
-    ``eps_l^2 = gamma * ||(A_pruned @ W_l - Y_l) on Omega||^2`` (the whole residual for a
-    linear layer), so that the original ``W_l`` stays feasible on the pruned input. A
-    relative ``floor`` raises the tolerance to at least ``floor * ||Y_l||_F`` (a per-layer
-    epsilon in cascade mode): ``W_l`` stays feasible, the layer may be pruned harder. With
-    ``sample_weight`` the norms are the weighted ones (targets and ``V`` stay unscaled:
-    the layer program scales them).
+    At ``epsilon``, or, with ``target_sparsity``, at the per-layer tolerances that
+    ``allocation`` finds for that size; then fine-tuned for ``fine_tune`` epochs. Returns
+    the pruned stacked weights, one record per layer and the tolerances used (a float
+    when one value served every layer). Shared by :class:`NetTrimTransformer` and
+    :func:`net_trim`.
     """
-    Z_orig = original_input @ W[:-1] + W[-1]
-    Z_pruned = pruned_input @ W[:-1] + W[-1]
-    if kind == "relu":
-        targets = np.maximum(Z_orig, 0)
-        omega = targets > 0
-        residual = np.where(omega, Z_pruned - targets, 0)
-        upper = np.where(omega, 0, Z_pruned)
+    from ._finetune import check_fine_tune_options, fine_tune_points
+
+    kinds = layer_kinds(mlp)
+    tuning = dict(fine_tune=fine_tune, fine_tune_learning_rate=fine_tune_learning_rate,
+                  fine_tune_batch_size=fine_tune_batch_size, random_state=random_state)
+    if target_sparsity is not None:
+        check_fine_tune_options(fine_tune, fine_tune_learning_rate, fine_tune_batch_size)
+        weights, records, eps = prune_to_sparsity(
+            mlp, X, target_sparsity, mode=mode, allocation=allocation,
+            random_state=random_state, **options)
+        sample_weight = options.get("sample_weight")
+        calibration = X if sample_weight is None else X[sample_weight > 0]
+        [(weights, records)] = fine_tune_points(
+            mlp, calibration, [(weights, records)], epochs=fine_tune,
+            learning_rate=fine_tune_learning_rate, batch_size=fine_tune_batch_size,
+            random_state=random_state, verbose=options.get("verbose", 0),
+            gamma=options.get("gamma", 1.1),
+            penalize_intercept=options.get("penalize_intercept", False))
     else:
-        targets, residual, upper = Z_orig, Z_pruned - Z_orig, None
-    scale = 1.0 if sample_weight is None else np.sqrt(np.asarray(sample_weight))[:, None]
-    eps_abs = float(np.sqrt(gamma) * np.linalg.norm(residual * scale))
-    return targets, upper, max(eps_abs, float(floor) * float(np.linalg.norm(targets * scale)))
-
-
-def prune_cascade(weights, X, kinds, epsilon, activation, *, gamma=1.1, verbose=0,
-                  warm_starts=None, **options):
-    """Prune layer after layer, each seeing the already pruned layers before it.
-
-    Layer 1 is as in parallel mode, at ``epsilon`` (a number, or the first of one value
-    per layer). Layer l >= 2 gets the pruned network's activation as input and its program
-    from :func:`cascade_layer_terms`, with the layer's own value as the relative floor
-    of its tolerance when ``epsilon`` has one value per layer.
-    Returns the pruned weights, the l1 solutions and the records of the layers.
-    """
-    floors = np.zeros(len(weights)) if np.ndim(epsilon) == 0 else np.asarray(epsilon, float)
-    epsilon = float(epsilon) if np.ndim(epsilon) == 0 else float(floors[0])
-    warm_starts = warm_starts or [None] * len(weights)
-    original = X
-    pruned_input = X
-    pruned, l1, records = [], [], []
-    for i, W in enumerate(weights):
-        kind = kinds[i]
-        layer_options = dict(options, kind=kind, warm_start=warm_starts[i])
-        if i == 0:
-            U, U_l1, record = _solve_one(i, X, W, epsilon=epsilon, **layer_options)
-        else:
-            targets, upper, eps_abs = cascade_layer_terms(
-                original, pruned_input, W, kind, gamma, floors[i],
-                options.get("sample_weight"))
-            U, U_l1, record = _solve_one(i, pruned_input, W, epsilon=eps_abs, relative=False,
-                                         targets=targets, upper_bound=upper, **layer_options)
-            record["epsilon_floor"] = float(floors[i])
-        record["mode"] = "cascade"
-        report(record, verbose)
-        pruned.append(U)
-        l1.append(U_l1)
-        records.append(record)
-        if i + 1 < len(weights):
-            original = activation(original @ W[:-1] + W[-1]).astype(X.dtype, copy=False)
-            pruned_input = activation(pruned_input @ U[:-1] + U[-1]).astype(X.dtype,
-                                                                            copy=False)
-    return pruned, l1, records
+        eps = layer_epsilons(epsilon, len(kinds), mode)
+        if any(e >= 1 and kind == "relu" for e, kind in zip(eps, kinds)):
+            warn_user(
+                "epsilon >= 1 on a ReLU layer: all-zero weights meet the tolerance, so the"
+                " layer may be pruned away entirely.")
+        [(weights, records)] = prune_grid(mlp, X, eps[:, None], mode=mode, **tuning,
+                                          **options)
+    same = eps[1:] == (0 if mode == "cascade" else eps[0])
+    return weights, records, float(eps[0]) if np.all(same) else np.asarray(eps, dtype=float)

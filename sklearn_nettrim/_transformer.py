@@ -2,77 +2,15 @@
 
 from numbers import Integral, Real
 
-import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._allocation import ALLOCATIONS, prune_to_sparsity
+from ._allocation import ALLOCATIONS
 from ._base import PrunedNetworkMixin
-from ._network import layer_kinds
-from ._finetune import check_fine_tune_options, fine_tune_points
-from ._path import prune_grid
-from ._prune import PENALTIES
+from ._penalties import PENALTIES
+from ._prune import prune_fitted_network
 from ._solvers import SOLVERS
-from ._warnings import warn_user
-
-
-def layer_epsilons(epsilon, n_layers, mode):
-    """One relative tolerance per layer, validated (scalar or one value per layer).
-
-    In cascade mode a scalar is the first layer's tolerance and later layers get theirs
-    from ``gamma`` alone (a floor of 0); one value per layer sets those floors.
-    """
-    eps = np.asarray(epsilon, dtype=float)
-    if eps.ndim == 0:
-        eps = (np.r_[float(eps), np.zeros(n_layers - 1)] if mode == "cascade"
-               else np.full(n_layers, float(eps)))
-    if eps.ndim != 1 or eps.size != n_layers:
-        raise ValueError(
-            f"epsilon must be a number or one value per layer ({n_layers} layers for this"
-            f" network); got shape {eps.shape}.")
-    if not np.all(np.isfinite(eps)) or np.any(eps < 0):
-        raise ValueError(f"epsilon must be finite and >= 0; got {eps.tolist()}.")
-    return eps
-
-
-def prune_fitted_network(mlp, X, *, epsilon=0.05, mode="parallel", target_sparsity=None,
-                         allocation="magnitude", random_state=None, fine_tune=0,
-                         fine_tune_learning_rate=1e-3, fine_tune_batch_size=200, **options):
-    """Prune a fitted MLP on calibration data ``X`` (a validated float array).
-
-    At ``epsilon``, or, with ``target_sparsity``, at the per-layer tolerances that
-    ``allocation`` finds for that size; then fine-tuned for ``fine_tune`` epochs. Returns
-    the pruned stacked weights, one record per layer and the tolerances used (a float
-    when one value served every layer). Shared by :class:`NetTrimTransformer` and
-    :func:`net_trim`.
-    """
-    kinds = layer_kinds(mlp)
-    tuning = dict(fine_tune=fine_tune, fine_tune_learning_rate=fine_tune_learning_rate,
-                  fine_tune_batch_size=fine_tune_batch_size, random_state=random_state)
-    if target_sparsity is not None:
-        check_fine_tune_options(fine_tune, fine_tune_learning_rate, fine_tune_batch_size)
-        weights, records, eps = prune_to_sparsity(
-            mlp, X, target_sparsity, mode=mode, allocation=allocation,
-            random_state=random_state, **options)
-        sample_weight = options.get("sample_weight")
-        calibration = X if sample_weight is None else X[sample_weight > 0]
-        [(weights, records)] = fine_tune_points(
-            mlp, calibration, [(weights, records)], epochs=fine_tune,
-            learning_rate=fine_tune_learning_rate, batch_size=fine_tune_batch_size,
-            random_state=random_state, verbose=options.get("verbose", 0),
-            gamma=options.get("gamma", 1.1),
-            penalize_intercept=options.get("penalize_intercept", False))
-    else:
-        eps = layer_epsilons(epsilon, len(kinds), mode)
-        if any(e >= 1 and kind == "relu" for e, kind in zip(eps, kinds)):
-            warn_user(
-                "epsilon >= 1 on a ReLU layer: all-zero weights meet the tolerance, so the"
-                " layer may be pruned away entirely.")
-        [(weights, records)] = prune_grid(mlp, X, eps[:, None], mode=mode, **tuning,
-                                          **options)
-    same = eps[1:] == (0 if mode == "cascade" else eps[0])
-    return weights, records, float(eps[0]) if np.all(same) else np.asarray(eps, dtype=float)
 
 
 class NetTrimTransformer(PrunedNetworkMixin):

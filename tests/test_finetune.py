@@ -10,8 +10,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.neural_network import MLPClassifier
 
-from sklearn_nettrim import NetTrimCV, NetTrimTransformer, check_certificate, net_trim, \
-    net_trim_path
+from sklearn_nettrim import (
+    NetTrimCV,
+    NetTrimTransformer,
+    check_certificate,
+    net_trim,
+    net_trim_path,
+)
 from sklearn_nettrim._finetune import (
     distillation_loss,
     fine_tune_weights,

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from sklearn_nettrim._modes import cascade_layer_terms
 from sklearn_nettrim._penalties import L1, GroupL1
 from sklearn_nettrim._program import LayerProgram
-from sklearn_nettrim._prune import cascade_layer_terms
 from sklearn_nettrim._solvers import solve_layer
 from sklearn_nettrim._solvers.gap import dual_bound, relative_gap
 

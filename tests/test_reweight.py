@@ -1,11 +1,10 @@
 """Reweighted l1: the same constrained program, fewer non-zeros, the guarantee kept."""
 
-import numpy as np
 import pytest
 from sklearn.frozen import FrozenEstimator
 
 from sklearn_nettrim import NetTrimTransformer, check_certificate
-from sklearn_nettrim._prune import _solve_one
+from sklearn_nettrim._modes import _solve_one
 
 
 @pytest.mark.parametrize("epsilon", [0.1, 0.3])
