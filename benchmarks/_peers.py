@@ -114,19 +114,27 @@ def least_squares_refit(mlp, pruned, X, *, sequential=True, ridge=1e-8):
     return out
 
 
-def wanda(mlp, X, sparsity=None, split="uniform"):
-    """Wanda: keep the largest ``|W_ij| * ||x_i||`` within each output, inputs pruned."""
+def _sequential(mlp, X, sparsity, split, prune_layer):
+    """Prune layer after layer, each on the pruned network's input, to per-layer nnz."""
     weights = stacked_weights(mlp)
     activation = hidden_activation(mlp)
-    sizes = [W[:-1].size for W in weights]
-    nnz = _layer_nnz(sizes, split, sparsity, weights)
+    nnz = _layer_nnz([W[:-1].size for W in weights], split, sparsity, weights)
     h, out = X, []
     for i, (W, k) in enumerate(zip(weights, nnz)):
-        scores = np.abs(W[:-1]) * np.linalg.norm(h, axis=0)[:, None]
-        U = _with_body(W, W[:-1] * _per_output_mask(scores, k))
+        U = prune_layer(W, h, k)
         out.append(U)
         h = _forward(U, h, activation, i == len(weights) - 1)
     return out
+
+
+def _wanda_layer(W, h, k):
+    scores = np.abs(W[:-1]) * np.linalg.norm(h, axis=0)[:, None]
+    return _with_body(W, W[:-1] * _per_output_mask(scores, k))
+
+
+def wanda(mlp, X, sparsity=None, split="uniform"):
+    """Wanda: keep the largest ``|W_ij| * ||x_i||`` within each output, inputs pruned."""
+    return _sequential(mlp, X, sparsity, split, _wanda_layer)
 
 
 def _sparsegpt_layer(W, H_input, keep_fraction, block=128, damp=0.01):
@@ -165,21 +173,17 @@ def _sparsegpt_layer(W, H_input, keep_fraction, block=128, damp=0.01):
     return Wt.T
 
 
+def _sparsegpt_exact(W, h, k):
+    U = _sparsegpt_layer(W, h, k / W[:-1].size)
+    # The per-block rounding can leave a few extra weights: trim to the exact count.
+    extra = int(np.count_nonzero(U[:-1])) - k
+    if extra > 0:
+        body = U[:-1]
+        alive = np.flatnonzero(body)
+        body.ravel()[alive[np.argsort(np.abs(body.ravel()[alive]))[:extra]]] = 0
+    return U
+
+
 def sparsegpt(mlp, X, sparsity=None, split="uniform"):
     """SparseGPT with sequential calibration (each layer sees the pruned network's input)."""
-    weights = stacked_weights(mlp)
-    activation = hidden_activation(mlp)
-    sizes = [W[:-1].size for W in weights]
-    nnz = _layer_nnz(sizes, split, sparsity, weights)
-    h, out = X, []
-    for i, (W, k) in enumerate(zip(weights, nnz)):
-        U = _sparsegpt_layer(W, h, k / W[:-1].size)
-        # The per-block rounding can leave a few extra weights: trim to the exact count.
-        extra = int(np.count_nonzero(U[:-1])) - k
-        if extra > 0:
-            body = U[:-1]
-            alive = np.flatnonzero(body)
-            body.ravel()[alive[np.argsort(np.abs(body.ravel()[alive]))[:extra]]] = 0
-        out.append(U)
-        h = _forward(U, h, activation, i == len(weights) - 1)
-    return out
+    return _sequential(mlp, X, sparsity, split, _sparsegpt_exact)

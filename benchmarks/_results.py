@@ -67,6 +67,18 @@ def environment_line(env=None):
             f" BLAS: {pools} | OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}")
 
 
+def save_figure(fig, path, dpi=100):
+    """Save a matplotlib figure (tight layout) next to the results, close it, return the path."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def _plain(value):
     """JSON-safe scalars (numpy numbers become Python numbers, NaN becomes None)."""
     if hasattr(value, "item"):

@@ -49,7 +49,7 @@ import time
 import tracemalloc
 
 import numpy as np
-from _results import RESULTS_DIR, environment_line, save_results
+from _results import RESULTS_DIR, environment_line, save_figure, save_results
 
 from sklearn_nettrim._program import LayerProgram
 from sklearn_nettrim._solvers import solve_layer
@@ -116,11 +116,7 @@ def plot_memory(results, path):
     ax.set_title(f"One {N_INPUTS}-{N_OUTPUTS} ReLU layer, ADMM")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def main(argv=None):

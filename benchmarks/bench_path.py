@@ -38,7 +38,7 @@ import warnings
 
 import numpy as np
 from _networks import load_network
-from _results import RESULTS_DIR, environment_line, save_results
+from _results import RESULTS_DIR, environment_line, save_figure, save_results
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_nettrim import net_trim_path
@@ -142,11 +142,7 @@ def plot_paths(summaries, path):
         ax.set_title(f"net_trim_path on {name}")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def main(argv=None):

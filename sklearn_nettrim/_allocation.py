@@ -440,7 +440,7 @@ def fit_capacity(budgets, capacity):
 
 
 def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="magnitude",
-                      gamma=1.1, solver="admm", penalize_intercept=False, polish=True,
+                      gamma=1.1, solver="admm", penalize_intercept=False, polish="output",
                       max_iter=2000, tol=1e-3, n_jobs=None, verbose=0, random_state=None,
                       reweight=0, sample_weight=None, penalty="l1"):
     """Prune a fitted MLP so that a fraction ``target`` of its weights is zero.

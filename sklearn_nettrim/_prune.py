@@ -29,7 +29,7 @@ def layer_grid(grid, n_layers, mode):
 
 
 def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
-               penalize_intercept=False, polish=True, max_iter=2000, tol=1e-3,
+               penalize_intercept=False, polish="output", max_iter=2000, tol=1e-3,
                n_jobs=None, verbose=0, warm_start=True, reweight=0, sample_weight=None,
                fine_tune=0, fine_tune_learning_rate=1e-3, fine_tune_batch_size=200,
                random_state=None, penalty="l1"):

@@ -57,16 +57,17 @@ class NetTrimTransformer(PrunedNetworkMixin):
         later layer is a contraction.
     penalize_intercept : bool, default=False
         Whether intercepts are part of the l1 objective (True is the authors' program).
-    polish : bool, "output" or "refit", default=True
-        After the l1 solve, refit the kept weights to the original outputs within the
-        same constraints (``True``: every guarantee still holds; accuracy improves at
-        high sparsity). ``"output"`` refits them for the smallest OUTPUT error (least
-        squares on the active outputs, inactive pre-activations only kept <= 0) and keeps
-        the result only where the measured output error is no larger than the l1
-        solution's: the layer's output bound (``layer_stats_[i]["output_bound"]``) still
-        holds, the program's clip constraints may not. ``"refit"`` refits them by
-        unconstrained least squares to the original pre-activations: no guarantee
-        (``layer_stats_`` reports the violation). ``False`` keeps the l1 solution.
+    polish : "output", bool or "refit", default="output"
+        After the l1 solve (which picks the support and shrinks the kept weights), refit
+        the kept weights. ``"output"`` (default) refits them for the smallest OUTPUT error
+        (least squares on the active outputs, inactive pre-activations only kept <= 0)
+        and keeps the result only where the measured output error is no larger than the
+        l1 solution's: the layer's output bound (``layer_stats_[i]["output_bound"]``,
+        what a user is promised) still holds, the program's clip constraints may not.
+        ``True`` refits within the program's own constraints (stricter, much less
+        accurate at high sparsity). ``"refit"`` uses unconstrained least squares to the
+        original pre-activations: no guarantee (``layer_stats_`` reports the violation).
+        ``False`` keeps the l1 solution.
     max_samples : int, float or None, default=None
         Calibration rows used for pruning: all (None), a number, or a fraction of ``X``,
         drawn with ``random_state``. Each layer's program is O(n_samples * width) in memory.
@@ -207,7 +208,7 @@ class NetTrimTransformer(PrunedNetworkMixin):
     }
 
     def __init__(self, estimator=None, *, epsilon=0.05, mode="parallel", solver="admm",
-                 gamma=1.1, penalize_intercept=False, polish=True, max_samples=None,
+                 gamma=1.1, penalize_intercept=False, polish="output", max_samples=None,
                  max_iter=2000, tol=1e-3, n_jobs=None, verbose=0, random_state=None,
                  target_sparsity=None, allocation="magnitude", reweight=0, fine_tune=0,
                  fine_tune_learning_rate=1e-3, fine_tune_batch_size=200, penalty="l1"):
@@ -272,7 +273,7 @@ class NetTrimTransformer(PrunedNetworkMixin):
         return self
 
 def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
-             penalize_intercept=False, polish=True, max_samples=None, max_iter=2000,
+             penalize_intercept=False, polish="output", max_samples=None, max_iter=2000,
              tol=1e-3, n_jobs=None, verbose=0, random_state=None, target_sparsity=None,
              allocation="magnitude", reweight=0, sample_weight=None, fine_tune=0,
              fine_tune_learning_rate=1e-3, fine_tune_batch_size=200, penalty="l1"):
