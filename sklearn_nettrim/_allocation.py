@@ -41,7 +41,7 @@ from ._modes import (
 from ._network import hidden_activation, layer_inputs, layer_kinds, stacked_weights
 from ._warnings import warn_user
 
-ALLOCATIONS = ("magnitude", "output", "uniform")
+ALLOCATIONS = ("auto", "magnitude", "output", "uniform")
 
 #: The achieved overall sparsity is within this distance of the target (absolute: half a
 #: percentage point), or a warning says why not.
@@ -439,7 +439,7 @@ def fit_capacity(budgets, capacity):
     return budgets
 
 
-def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="magnitude",
+def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="auto",
                       gamma=1.1, solver="admm", penalize_intercept=False, polish="output",
                       max_iter=2000, tol=1e-3, n_jobs=None, verbose=0, random_state=None,
                       reweight=0, sample_weight=None, penalty="l1"):
@@ -452,6 +452,10 @@ def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="magnitude"
     """
     if allocation not in ALLOCATIONS:
         raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}.")
+    if allocation == "auto":
+        # Measured (digits, MNIST-5k at 90% and 95%): in cascade mode one epsilon meets
+        # the target and is as accurate; per-layer shares need passes and can stop short.
+        allocation = "uniform" if mode == "cascade" else "magnitude"
     search = _Search(mlp, X, mode=mode, gamma=gamma, solver=solver,
                      penalize_intercept=penalize_intercept, polish=polish, max_iter=max_iter,
                      tol=tol, n_jobs=n_jobs, verbose=verbose, reweight=reweight,

@@ -116,7 +116,7 @@ def layer_epsilons(epsilon, n_layers, mode):
 
 
 def prune_fitted_network(mlp, X, *, epsilon=0.05, mode="parallel", target_sparsity=None,
-                         allocation="magnitude", random_state=None, fine_tune=0,
+                         allocation="auto", random_state=None, fine_tune=0,
                          fine_tune_learning_rate=1e-3, fine_tune_batch_size=200, **options):
     """Prune a fitted MLP on calibration data ``X`` (a validated float array).
 

@@ -90,7 +90,7 @@ class NetTrimTransformer(PrunedNetworkMixin):
         and the achieved ``sparsity_`` is within 0.005 of the target or a UserWarning
         says why not. Every layer is still a Net-Trim program with its own tolerance
         (``epsilon_``), so every layer keeps its guarantee.
-    allocation : {"magnitude", "output", "uniform"}, default="magnitude"
+    allocation : {"auto", "magnitude", "output", "uniform"}, default="auto"
         With ``target_sparsity``: how the budget of non-zeros is split across layers.
         ``"magnitude"`` gives every layer the non-zeros that one global threshold on the
         trained ``|w|`` would keep (big layers are pruned harder than small ones), then
@@ -100,6 +100,8 @@ class NetTrimTransformer(PrunedNetworkMixin):
         calibration rows; slower); ``"uniform"`` uses one relative epsilon for every layer
         (cascade mode: for the first layer). In cascade mode the later layers' tolerances
         found are floors (see ``epsilon``) and a layer's unused share passes to the next.
+        ``"auto"`` is ``"uniform"`` in cascade mode and ``"magnitude"`` in parallel mode,
+        the most accurate of the measured choices that met the target in each mode.
     reweight : int, default=0
         Rounds of reweighted l1 (Candes, Wakin and Boyd 2008) after the first solve: each
         round solves the same constrained program with every weight's cost
@@ -210,7 +212,7 @@ class NetTrimTransformer(PrunedNetworkMixin):
     def __init__(self, estimator=None, *, epsilon=0.05, mode="parallel", solver="admm",
                  gamma=1.1, penalize_intercept=False, polish="output", max_samples=None,
                  max_iter=2000, tol=1e-3, n_jobs=None, verbose=0, random_state=None,
-                 target_sparsity=None, allocation="magnitude", reweight=0, fine_tune=0,
+                 target_sparsity=None, allocation="auto", reweight=0, fine_tune=0,
                  fine_tune_learning_rate=1e-3, fine_tune_batch_size=200, penalty="l1"):
         self.estimator = estimator
         self.epsilon = epsilon
@@ -275,7 +277,7 @@ class NetTrimTransformer(PrunedNetworkMixin):
 def net_trim(mlp, X, *, epsilon=0.05, mode="parallel", solver="admm", gamma=1.1,
              penalize_intercept=False, polish="output", max_samples=None, max_iter=2000,
              tol=1e-3, n_jobs=None, verbose=0, random_state=None, target_sparsity=None,
-             allocation="magnitude", reweight=0, sample_weight=None, fine_tune=0,
+             allocation="auto", reweight=0, sample_weight=None, fine_tune=0,
              fine_tune_learning_rate=1e-3, fine_tune_batch_size=200, penalty="l1"):
     """Return a pruned copy of a fitted MLP (the original is not modified).
 

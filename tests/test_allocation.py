@@ -20,7 +20,8 @@ def calibration(digits):
 
 
 @pytest.mark.parametrize("mode, allocation", [("parallel", "output"), ("parallel", "uniform"),
-                                              ("cascade", "output")])
+                                              ("parallel", "magnitude"), ("cascade", "output"),
+                                              ("cascade", "auto")])
 def test_target_sparsity_is_met_and_certified(digits_mlp, calibration, mode, allocation):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -244,9 +244,13 @@ def test_epsilon_one_warns_that_layers_may_vanish(breast_cancer):
 def test_demo_prints_a_row_per_mode_and_epsilon(capsys):
     from sklearn_nettrim.__main__ import main
 
-    main(["--epsilons", "0.1", "0.3", "--modes", "parallel", "cascade"])
-    rows = [line for line in capsys.readouterr().out.splitlines()
+    main(["--epsilons", "0.1", "0.3", "--modes", "parallel", "cascade", "--target", "0.8"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines()
             if line.strip().startswith(("parallel |", "cascade |"))]
+    target = [line for line in out.splitlines() if "target_sparsity=0.8" in line]
+    assert len(target) == 1
+    assert abs(float(target[0].split("sparsity ")[1].split("%")[0]) - 80) <= 0.5
     assert len(rows) == 4
     accuracy_after = [float(row.split("|")[5]) for row in rows]
     assert all(0.5 < acc <= 1 for acc in accuracy_after)
