@@ -38,8 +38,9 @@ from ._modes import (
     prune_parallel,
     report,
 )
-from ._network import hidden_activation, layer_inputs, layer_kinds, stacked_weights
+from ._network import layer_inputs, layer_output, network_arrays
 from ._warnings import warn_user
+from ._weights import weighted_norm
 
 ALLOCATIONS = ("auto", "magnitude", "output", "uniform")
 
@@ -94,11 +95,7 @@ class _Search:
     def __init__(self, mlp, X, *, mode, gamma, solver, penalize_intercept, polish,
                  max_iter, tol, n_jobs, verbose, reweight=0, sample_weight=None,
                  penalty="l1"):
-        dtype = np.result_type(X.dtype, np.float32)
-        self.weights = [W.astype(dtype, copy=False) for W in stacked_weights(mlp)]
-        self.X = X.astype(dtype, copy=False)
-        self.kinds = layer_kinds(mlp)
-        self.activation = hidden_activation(mlp)
+        self.weights, self.X, self.kinds, self.activation = network_arrays(mlp, X)
         self.mode, self.gamma, self.n_jobs, self.verbose = mode, gamma, n_jobs, verbose
         solver_options = {"max_iter": max_iter, "tol": tol} if solver == "admm" else {}
         self.options = dict(solver=solver, solver_options=solver_options,
@@ -218,9 +215,7 @@ class _Search:
                 targets, upper, base = cascade_layer_terms(
                     original, pruned_input, W, self.kinds[i], self.gamma, 0.0,
                     self.sample_weight)
-                norm = float(np.linalg.norm(
-                    targets if self.sample_weight is None
-                    else targets * np.sqrt(self.sample_weight)[:, None]))
+                norm = weighted_norm(targets, self.sample_weight)
                 _, U, _, record, epsilon = _layer_job(
                     i, pruned_input, W, goal, self._tolerance(i), guesses[i],
                     targets=targets, upper_bound=upper, base_eps=base, target_norm=norm,
@@ -231,10 +226,8 @@ class _Search:
             records.append(record)
             eps.append(epsilon)
             if i + 1 < n_layers:
-                original = self.activation(original @ W[:-1] + W[-1]).astype(self.X.dtype,
-                                                                               copy=False)
-                pruned_input = self.activation(pruned_input @ U[:-1] + U[-1]).astype(
-                    self.X.dtype, copy=False)
+                original = layer_output(original, W, self.activation)
+                pruned_input = layer_output(pruned_input, U, self.activation)
         return weights, records, np.array(eps)
 
     def uniform(self, target, budget, random_state):
@@ -472,7 +465,8 @@ def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="auto",
                 guesses = np.full(len(budgets), 0.1)
             else:
                 budgets, guesses = search.output_budgets(budget, random_state)
-            budgets = fit_capacity(budgets, search.capacity())
+            capacity = search.capacity()
+            budgets = fit_capacity(budgets, capacity)
             if verbose:
                 print(f"[NetTrim] target sparsity {target:.3f} ({allocation} allocation):"
                       f" non-zeros per layer {np.round(budgets).astype(int).tolist()}",
@@ -486,7 +480,7 @@ def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="auto",
                 # cascade allows (or, given a denser first layer, took more): move the
                 # difference to the first layer and run again.
                 budgets[0] = float(np.clip(budgets[0] + shortfall, 1,
-                                           search.capacity()[0]))
+                                           capacity[0]))
                 guesses[0] = max(eps[0], 1e-3)
                 if verbose:
                     print(f"[NetTrim] next pass, first layer's share {int(budgets[0])}",

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.feature_selection import SelectorMixin
 from sklearn.frozen import FrozenEstimator
 from sklearn.neural_network import MLPClassifier
-from sklearn.utils import Bunch, _safe_indexing, check_random_state
+from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -27,7 +27,7 @@ from sklearn.utils.validation import _num_features, check_is_fitted, validate_da
 from ._compact import compact_network
 from ._network import check_supported_estimator, share_best_weights, with_weights
 from ._warnings import warn_user
-from ._weights import check_sample_weight
+from ._weights import check_sample_weight, positive_rows
 
 #: Below this fraction of zeros in a layer, sparse storage makes prediction slower
 #: (measured on 2 cores: 50% sparse is 3x slower than dense, 99% is 7x faster).
@@ -74,10 +74,7 @@ def calibration_data(X, sample_weight, max_samples, random_state):
     estimates the same weighted error as all rows do. Without weights the draw is the
     one :func:`subsample` makes.
     """
-    if sample_weight is not None:
-        keep = sample_weight > 0
-        if not np.all(keep):
-            X, sample_weight = _safe_indexing(X, np.flatnonzero(keep)), sample_weight[keep]
+    X, sample_weight = positive_rows(X, sample_weight)
     rows = _drawn_rows(X.shape[0], max_samples, random_state)
     if rows is not None:
         X = X[rows]

@@ -14,7 +14,7 @@ from ._modes import cascade_layer_terms
 from ._network import hidden_activation, layer_inputs, layer_kinds, stacked_weights
 from ._penalties import make_penalty
 from ._program import LayerProgram
-from ._weights import check_sample_weight
+from ._weights import check_sample_weight, positive_rows
 
 
 def check_certificate(estimator, X, *, tol=1e-3, sample_weight=None):
@@ -83,8 +83,7 @@ def check_certificate(estimator, X, *, tol=1e-3, sample_weight=None):
             " Check the certificate before calling compact(), or on a copy made before it"
             " (copy.deepcopy(trim) then trim.compact()).")
     sample_weight = check_sample_weight(sample_weight, X.shape[0])
-    if sample_weight is not None:
-        X, sample_weight = X[sample_weight > 0], sample_weight[sample_weight > 0]
+    X, sample_weight = positive_rows(X, sample_weight)
     original, pruned = stacked_weights(original_net), stacked_weights(pruned_net)
     measured = layer_checks(original, pruned, X, original_net, estimator.layer_stats_,
                             gamma=estimator.gamma,

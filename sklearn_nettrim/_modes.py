@@ -14,10 +14,12 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.parallel import Parallel, delayed
 
+from ._network import layer_output
 from ._penalties import make_penalty, reweighted_penalty
 from ._program import LayerProgram
 from ._solvers import solve_layer
 from ._warnings import warn_user
+from ._weights import weighted_norm
 
 
 def _nnz_body(U):
@@ -169,9 +171,8 @@ def cascade_layer_terms(original_input, pruned_input, W, kind, gamma, floor=0.0,
         upper = np.where(omega, 0, Z_pruned)
     else:
         targets, residual, upper = Z_orig, Z_pruned - Z_orig, None
-    scale = 1.0 if sample_weight is None else np.sqrt(np.asarray(sample_weight))[:, None]
-    eps_abs = float(np.sqrt(gamma) * np.linalg.norm(residual * scale))
-    return targets, upper, max(eps_abs, float(floor) * float(np.linalg.norm(targets * scale)))
+    eps_abs = float(np.sqrt(gamma)) * weighted_norm(residual, sample_weight)
+    return targets, upper, max(eps_abs, float(floor) * weighted_norm(targets, sample_weight))
 
 
 def prune_cascade(weights, X, kinds, epsilon, activation, *, gamma=1.1, verbose=0,
@@ -208,7 +209,6 @@ def prune_cascade(weights, X, kinds, epsilon, activation, *, gamma=1.1, verbose=
         l1.append(U_l1)
         records.append(record)
         if i + 1 < len(weights):
-            original = activation(original @ W[:-1] + W[-1]).astype(X.dtype, copy=False)
-            pruned_input = activation(pruned_input @ U[:-1] + U[-1]).astype(X.dtype,
-                                                                            copy=False)
+            original = layer_output(original, W, activation)
+            pruned_input = layer_output(pruned_input, U, activation)
     return pruned, l1, records

@@ -61,6 +61,19 @@ def hidden_activation(mlp):
     return HIDDEN_ACTIVATIONS[mlp.activation][0]
 
 
+def network_arrays(mlp, X):
+    """``(weights, X, kinds, activation)``: stacked weights and ``X`` in one float dtype
+    (float32 or wider), each layer's program kind and the hidden activation."""
+    dtype = np.result_type(X.dtype, np.float32)
+    weights = [W.astype(dtype, copy=False) for W in stacked_weights(mlp)]
+    return weights, X.astype(dtype, copy=False), layer_kinds(mlp), hidden_activation(mlp)
+
+
+def layer_output(h, W, activation):
+    """A hidden layer's output on its input ``h`` (stacked ``W``), in the dtype of ``h``."""
+    return activation(h @ W[:-1] + W[-1]).astype(h.dtype, copy=False)
+
+
 def layer_inputs(weights, X, activation):
     """The input of every layer on ``X``: ``[X, h_1, ..., h_{L-1}]`` (no ones column).
 
@@ -70,7 +83,7 @@ def layer_inputs(weights, X, activation):
     inputs = [X]
     for Wb in weights[:-1]:
         h = inputs[-1]
-        inputs.append(activation(h @ Wb[:-1] + Wb[-1]).astype(X.dtype, copy=False))
+        inputs.append(layer_output(h, Wb, activation))
     return inputs
 
 

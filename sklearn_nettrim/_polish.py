@@ -29,6 +29,29 @@ def _lstsq(A, b):
     return linalg.lstsq(A, b, lapack_driver="gelsy", check_finite=False)[0]
 
 
+def _copy_and_support(program, U):
+    """A copy of ``U`` in the program's dtype, and its support (the free intercept kept)."""
+    U = np.array(U, dtype=program.dtype, copy=True)
+    support = U != 0
+    if not program.penalize_intercept:
+        support[-1] = True
+    return U, support
+
+
+def _longest_accepted_step(program, U0, U_fit, accept, n_halvings):
+    """``U_fit``, or the longest step from ``U0`` towards it (halving) that ``accept``s.
+
+    ``accept`` takes the candidate's :class:`ProgramCheck`; ``U0`` if none passes.
+    """
+    step = 1.0
+    for _ in range(n_halvings):
+        candidate = U0 + step * (U_fit - U0)
+        if accept(program.check(candidate)):
+            return candidate.astype(program.dtype, copy=False)
+        step /= 2
+    return U0
+
+
 def polish_on_support(program, U, *, max_iter=500):
     """Return weights with the support of ``U`` that fit the layer's targets best.
 
@@ -40,10 +63,7 @@ def polish_on_support(program, U, *, max_iter=500):
     max_iter : int, default=500
         Iteration cap of the ReLU polishing ADMM (its answer is checked, not trusted).
     """
-    U = np.array(U, dtype=program.dtype, copy=True)
-    support = U != 0
-    if not program.penalize_intercept:
-        support[-1] = True
+    U, support = _copy_and_support(program, U)
     if program.kind == "linear":
         A, T, _ = program.linear_reduction()
         for m in range(U.shape[1]):
@@ -66,14 +86,10 @@ def _polish_relu(program, U0, support, *, max_iter, tol=1e-3, n_halvings=12):
                        fit_targets=True, max_iter=max_iter, tol=tol)[0]
     before = program.check(U0)
     allowed = max(before.violation, 0.1 * tol)
-    step = 1.0
-    for _ in range(n_halvings):
-        U = U0 + step * (U_fit - U0)
-        after = program.check(U)
-        if after.violation <= allowed and after.relative_error <= before.relative_error:
-            return U.astype(program.dtype, copy=False)
-        step /= 2
-    return U0
+    return _longest_accepted_step(
+        program, U0, U_fit,
+        lambda after: (after.violation <= allowed
+                       and after.relative_error <= before.relative_error), n_halvings)
 
 
 def polish_outputs(program, U, *, max_iter=500, tol=1e-3, n_halvings=12):
@@ -86,20 +102,12 @@ def polish_outputs(program, U, *, max_iter=500, tol=1e-3, n_halvings=12):
     """
     if program.kind == "linear":
         return polish_on_support(program, U, max_iter=max_iter)
-    U0 = np.array(U, dtype=program.dtype, copy=True)
-    support = U0 != 0
-    if not program.penalize_intercept:
-        support[-1] = True
+    U0, support = _copy_and_support(program, U)
     U_fit = admm.solve(program, warm_start=U0, penalty=SupportMask(support),
                        fit_targets="output", max_iter=max_iter, tol=tol)[0]
     limit = program.check(U0).output_error
-    step = 1.0
-    for _ in range(n_halvings):
-        candidate = U0 + step * (U_fit - U0)
-        if program.check(candidate).output_error <= limit:
-            return candidate.astype(program.dtype, copy=False)
-        step /= 2
-    return U0
+    return _longest_accepted_step(program, U0, U_fit,
+                                  lambda after: after.output_error <= limit, n_halvings)
 
 
 def refit_on_support(program, U):

@@ -12,8 +12,9 @@ import numpy as np
 from ._allocation import prune_to_sparsity
 from ._finetune import check_fine_tune_options, fine_tune_points
 from ._modes import prune_cascade, prune_parallel
-from ._network import hidden_activation, layer_inputs, layer_kinds, stacked_weights
+from ._network import layer_inputs, layer_kinds, network_arrays
 from ._warnings import warn_user
+from ._weights import positive_rows
 
 
 def layer_grid(grid, n_layers, mode):
@@ -44,12 +45,8 @@ def prune_grid(mlp, X, epsilons, *, mode="parallel", solver="admm", gamma=1.1,
     then fine-tuned towards the original network's outputs, each from the same
     ``random_state``.
     """
-
     check_fine_tune_options(fine_tune, fine_tune_learning_rate, fine_tune_batch_size)
-    if sample_weight is not None:
-        keep = sample_weight > 0
-        if not np.all(keep):
-            X, sample_weight = X[keep], sample_weight[keep]
+    X, sample_weight = positive_rows(X, sample_weight)
     points = _prune_points(mlp, X, epsilons, mode=mode, solver=solver, gamma=gamma,
                            penalize_intercept=penalize_intercept, polish=polish,
                            max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose,
@@ -65,17 +62,12 @@ def _prune_points(mlp, X, epsilons, *, mode, solver, gamma, penalize_intercept, 
                   max_iter, tol, n_jobs, verbose, warm_start, reweight, sample_weight,
                   penalty):
     """The pruning of :func:`prune_grid`, before any fine-tuning."""
-    weights = stacked_weights(mlp)
-    dtype = np.result_type(X.dtype, np.float32)
-    weights = [W.astype(dtype, copy=False) for W in weights]
-    X = X.astype(dtype, copy=False)
-    kinds = layer_kinds(mlp)
+    weights, X, kinds, activation = network_arrays(mlp, X)
     epsilons = np.asarray(epsilons, dtype=float)
     solver_options = {"max_iter": max_iter, "tol": tol} if solver == "admm" else {}
     options = dict(solver=solver, solver_options=solver_options,
                    penalize_intercept=penalize_intercept, polish=polish, reweight=reweight,
                    sample_weight=sample_weight, penalty=penalty)
-    activation = hidden_activation(mlp)
     if mode == "parallel":
         inputs = layer_inputs(weights, X, activation)
         if not warm_start:
@@ -118,7 +110,8 @@ def layer_epsilons(epsilon, n_layers, mode):
 def prune_fitted_network(mlp, X, *, epsilon=0.05, mode="parallel", target_sparsity=None,
                          allocation="auto", random_state=None, fine_tune=0,
                          fine_tune_learning_rate=1e-3, fine_tune_batch_size=200, **options):
-    """Prune a fitted MLP on calibration data ``X`` (a validated float array).
+    """Prune a fitted MLP on calibration data ``X`` (a validated float array, with only
+    positive ``sample_weight`` if any: see ``_base.calibration_data``).
 
     At ``epsilon``, or, with ``target_sparsity``, at the per-layer tolerances that
     ``allocation`` finds for that size; then fine-tuned for ``fine_tune`` epochs. Returns
@@ -126,8 +119,6 @@ def prune_fitted_network(mlp, X, *, epsilon=0.05, mode="parallel", target_sparsi
     when one value served every layer). Shared by :class:`NetTrimTransformer` and
     :func:`net_trim`.
     """
-    from ._finetune import check_fine_tune_options, fine_tune_points
-
     kinds = layer_kinds(mlp)
     tuning = dict(fine_tune=fine_tune, fine_tune_learning_rate=fine_tune_learning_rate,
                   fine_tune_batch_size=fine_tune_batch_size, random_state=random_state)
@@ -136,10 +127,8 @@ def prune_fitted_network(mlp, X, *, epsilon=0.05, mode="parallel", target_sparsi
         weights, records, eps = prune_to_sparsity(
             mlp, X, target_sparsity, mode=mode, allocation=allocation,
             random_state=random_state, **options)
-        sample_weight = options.get("sample_weight")
-        calibration = X if sample_weight is None else X[sample_weight > 0]
         [(weights, records)] = fine_tune_points(
-            mlp, calibration, [(weights, records)], epochs=fine_tune,
+            mlp, X, [(weights, records)], epochs=fine_tune,
             learning_rate=fine_tune_learning_rate, batch_size=fine_tune_batch_size,
             random_state=random_state, verbose=options.get("verbose", 0),
             gamma=options.get("gamma", 1.1),

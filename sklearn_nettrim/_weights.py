@@ -9,6 +9,7 @@ an integer weight k counts as k copies of the row.
 """
 
 import numpy as np
+from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _check_sample_weight, _num_samples
 
 
@@ -38,3 +39,20 @@ def check_sample_weight(sample_weight, n_samples):
         raise ValueError("sample_weight is zero everywhere: at least one row must have a"
                          " positive weight.")
     return weights
+
+
+def positive_rows(X, sample_weight):
+    """``(X, sample_weight)`` without the rows of weight 0 (unchanged when there are none)."""
+    if sample_weight is None:
+        return X, None
+    keep = sample_weight > 0
+    if np.all(keep):
+        return X, sample_weight
+    return _safe_indexing(X, np.flatnonzero(keep)), sample_weight[keep]
+
+
+def weighted_norm(M, sample_weight):
+    """Frobenius norm of ``M`` with row ``i`` counted ``sample_weight[i]`` times."""
+    if sample_weight is None:
+        return float(np.linalg.norm(M))
+    return float(np.linalg.norm(M * np.sqrt(np.asarray(sample_weight))[:, None]))

@@ -71,12 +71,16 @@ class _FitSet(_ReluSet):
         super().__init__(Y, omega, V, radius=np.inf)
         self.rho = 1.0
 
-    def project_into(self, D, out, work):
-        # argmin_z 1/2 ||z - Y||^2 + rho/2 ||z - D||^2 on Omega
+    def fit_omega_into(self, D, work):
+        """argmin_z 1/2 ||z - Y||^2 + rho/2 ||z - D||^2 on Omega (0 elsewhere), in ``work``."""
         np.multiply(D, self.rho, out=work)
         work += self.Y
         work *= self.on
         work /= 1 + self.rho
+        return work
+
+    def project_into(self, D, out, work):
+        self.fit_omega_into(D, work)
         np.minimum(D, self.V, out=out)
         out *= self.off
         out += work
@@ -92,10 +96,12 @@ class _OutputFitSet(_FitSet):
     """
 
     def project_into(self, D, out, work):
-        super().project_into(D, out, work)  # the Omega part (work) is what we keep
-        # argmin_z 1/2 max(z, 0)^2 + rho/2 (z - D)^2: D if D <= 0, else rho D / (1 + rho)
-        np.multiply(D, np.where(D > 0, self.rho / (1 + self.rho), 1).astype(D.dtype),
-                    out=out)
+        self.fit_omega_into(D, work)
+        # argmin_z 1/2 max(z, 0)^2 + rho/2 (z - D)^2: D if D <= 0, else rho D / (1 + rho),
+        # i.e. D - max(D, 0) / (1 + rho), without a temporary of the matrix's size.
+        np.maximum(D, 0, out=out)
+        out *= -1 / (1 + self.rho)
+        out += D
         out *= self.off
         out += work
         return out
