@@ -28,11 +28,13 @@ Networks:
 
 Whole-network lines: digits, the summed cvxpy/ADMM speed ratio against the target
 (>= 100x with every layer's objective within 1%); for each network, the seconds of
-``NetTrimTransformer(FrozenEstimator(mlp), epsilon=e, mode=m, n_jobs=1).fit(X)`` (default
-``polish=True``) at ``e`` in 0.05 and 0.3, ``m`` parallel and cascade, against the summed
-dense lstsq refits of all its layers (targets <= 15x digits, <= 10x MNIST), with the
-iterations and the largest certified optimality gap of its layers. The tables go to
-``benchmarks/results/solvers.json``.
+``NetTrimTransformer(FrozenEstimator(mlp), epsilon=e, mode=m, polish=p, n_jobs=1).fit(X)``
+at ``e`` in 0.05 and 0.3, ``m`` parallel and cascade, ``p`` False (the l1 programs alone)
+and ``"output"`` (the default), against the summed dense lstsq refits of all its layers
+(targets <= 15x digits, <= 10x MNIST), with the iterations and the largest certified
+optimality gap of its layers. ``--cv`` adds ``NetTrimCV(mlp, epsilons=8, cv=5,
+n_jobs=1).fit(X, y)`` on MNIST (the cross-validation the package exists for), timed. The
+tables go to ``benchmarks/results/solvers.json``.
 
 How to run
 ----------
@@ -46,18 +48,19 @@ Set ``OPENBLAS_NUM_THREADS`` to fix the BLAS threads (all timings share one sett
 """
 
 import argparse
+import itertools
 import sys
 import time
 import warnings
 
 import numpy as np
-from _networks import load_network
+from _networks import load_network, mnist_5k
 from _results import environment_line, save_results
 from scipy import linalg
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 
-from sklearn_nettrim import NetTrimTransformer
+from sklearn_nettrim import NetTrimCV, NetTrimTransformer
 from sklearn_nettrim._network import (
     hidden_activation,
     layer_inputs,
@@ -176,6 +179,7 @@ def summarize_digits(results):
 
 NETWORK_EPSILONS = (0.05, 0.3)
 MODES = ("parallel", "cascade")
+POLISHES = (False, "output")
 
 
 def summarize_network(name, mlp, X, results, target):
@@ -183,28 +187,28 @@ def summarize_network(name, mlp, X, results, target):
     lstsq = sum(r["lstsq"] for r in results)
     admm = sum(r["admm"]["seconds"] for r in results)
     rows = []
-    for epsilon in NETWORK_EPSILONS:
-        for mode in MODES:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", ConvergenceWarning)
-                start = time.perf_counter()
-                trim = NetTrimTransformer(FrozenEstimator(mlp), epsilon=epsilon, mode=mode,
-                                          n_jobs=1).fit(X)
-                seconds = time.perf_counter() - start
-            unconverged = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
-            ratio = seconds / lstsq
-            gaps = [r["gap"] for r in trim.layer_stats_]
-            iters = [r["n_iter"] for r in trim.layer_stats_]
-            line = (f"   {name}, whole network, epsilon {epsilon}, {mode}: fit {seconds:.2f}s"
-                    f" (sparsity {trim.sparsity_:.1%}, iterations {iters}, max gap"
-                    f" {np.nanmax(gaps):.2e}, {unconverged} ConvergenceWarnings) / sum of"
-                    f" dense lstsq refits {lstsq:.3f}s = {ratio:.1f}x")
-            if target is not None:
-                line += f"  (target <= {target:.0f}x): {verdict(ratio <= target)}"
-            print(line, flush=True)
-            rows.append([name, epsilon, mode, round(seconds, 3), round(lstsq, 4),
-                         round(ratio, 1), round(trim.sparsity_, 4), str(iters),
-                         float(np.nanmax(gaps)), unconverged])
+    for epsilon, mode, polish in itertools.product(NETWORK_EPSILONS, MODES, POLISHES):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            start = time.perf_counter()
+            trim = NetTrimTransformer(FrozenEstimator(mlp), epsilon=epsilon, mode=mode,
+                                      polish=polish, n_jobs=1).fit(X)
+            seconds = time.perf_counter() - start
+        unconverged = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+        ratio = seconds / lstsq
+        gaps = [r["gap"] for r in trim.layer_stats_]
+        iters = [r["n_iter"] for r in trim.layer_stats_]
+        line = (f"   {name}, whole network, epsilon {epsilon}, {mode}, polish={polish}:"
+                f" fit {seconds:.2f}s"
+                f" (sparsity {trim.sparsity_:.1%}, iterations {iters}, max gap"
+                f" {np.nanmax(gaps):.2e}, {unconverged} ConvergenceWarnings) / sum of"
+                f" dense lstsq refits {lstsq:.3f}s = {ratio:.1f}x")
+        if target is not None:
+            line += f"  (target <= {target:.0f}x): {verdict(ratio <= target)}"
+        print(line, flush=True)
+        rows.append([name, epsilon, mode, str(polish), round(seconds, 3), round(lstsq, 4),
+                     round(ratio, 1), round(trim.sparsity_, 4), str(iters),
+                     float(np.nanmax(gaps)), unconverged])
     print(f"   {name}, per-layer ADMM solves alone at epsilon {EPSILON} (no polish, no"
           f" overhead): {admm:.2f}s = {admm / lstsq:.1f}x the lstsq refits")
     return rows
@@ -231,6 +235,21 @@ def layer_rows(name, results):
     return rows
 
 
+def time_cv(mlp, X, y, lstsq):
+    """NetTrimCV on the network: 5 folds, 8 epsilons, n_jobs=1 (the default polish)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        start = time.perf_counter()
+        cv = NetTrimCV(mlp, epsilons=8, cv=5, n_jobs=1).fit(X, y)
+        seconds = time.perf_counter() - start
+    unconverged = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+    print(f"   mnist, NetTrimCV(epsilons=8, cv=5, n_jobs=1).fit: {seconds:.1f}s"
+          f" = {seconds / lstsq:.0f}x the dense lstsq refits; chose epsilon"
+          f" {cv.epsilon_:.3g}; {unconverged} ConvergenceWarnings", flush=True)
+    return [["mnist", "NetTrimCV 5 folds x 8 epsilons", round(seconds, 1),
+             round(seconds / lstsq, 1), float(cv.epsilon_), unconverged]]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS),
@@ -239,11 +258,13 @@ def main(argv=None):
     parser.add_argument("--mnist-cvxpy-cols", type=int, default=10,
                         help="MNIST: cvxpy (and ADMM alongside) solves the program of this"
                              " many firing neurons per layer (default 10): caps cvxpy's time")
+    parser.add_argument("--cv", action="store_true",
+                        help="MNIST: also time NetTrimCV (5 folds, 8 epsilons; ~10-30 min)")
     args = parser.parse_args(argv)
 
     print(environment_line())
     start = time.perf_counter()
-    layer_table, network_table = [], []
+    layer_table, network_table, cv_table = [], [], []
     print(f"Net-Trim solver benchmark (python {sys.version.split()[0]}): ADMM vs cvxpy"
           " (CLARABEL) per layer, dense lstsq refit as yardstick\n")
     if "digits" in args.datasets:
@@ -266,6 +287,9 @@ def main(argv=None):
             layer_table += layer_rows("mnist", results)
             network_table += summarize_network("mnist", *loaded, results,
                                                target=NETWORK_TARGET)
+            if args.cv:
+                y = mnist_5k()[1][:loaded[1].shape[0]]
+                cv_table += time_cv(*loaded, y, sum(r["lstsq"] for r in results))
             print()
     print(f"total wall time: {time.perf_counter() - start:.0f}s")
     save_results(
@@ -289,8 +313,11 @@ def main(argv=None):
                                                     "iterations", "max gap",
                                                     "ConvergenceWarnings"],
              "rows": network_table},
-        ],
-        data={"layers": layer_table, "networks": network_table})
+        ] + ([{"title": "Cross-validation", "columns": ["network", "run", "seconds",
+                                                        "ratio to lstsq", "epsilon_",
+                                                        "ConvergenceWarnings"],
+               "rows": cv_table}] if cv_table else []),
+        data={"layers": layer_table, "networks": network_table, "cv": cv_table})
 
 
 if __name__ == "__main__":

@@ -111,3 +111,36 @@ def test_output_polish_keeps_the_output_bound(digits_mlp, calibration, mode):
             assert record["output_error"] <= l1["output_error"] * (1 + 1e-6)
             assert record["nnz_after"] <= l1["nnz_after"]
     assert all(c["certified"] for c in check_certificate(fits["output"], calibration))
+
+
+def test_output_polish_reaches_the_cvxpy_optimum_on_the_support(digits_mlp, calibration):
+    """The MM polish against an independent solve of the same convex problem (cvxpy)."""
+    cp = pytest.importorskip("cvxpy")
+    from sklearn_nettrim._network import hidden_activation, layer_inputs, stacked_weights
+    from sklearn_nettrim._polish import polish_outputs
+    from sklearn_nettrim._program import LayerProgram
+    from sklearn_nettrim._solvers import solve_layer
+
+    weights = stacked_weights(digits_mlp)
+    inputs = layer_inputs(weights, calibration, hidden_activation(digits_mlp))
+    program = LayerProgram(inputs[1], weights[1], kind="relu", epsilon=0.3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        U = solve_layer(program).weights
+    polished = polish_outputs(program, U)
+
+    def loss(W):
+        Z = program.A @ W
+        return 0.5 * np.sum(np.where(program.omega, Z - program.Y, np.maximum(Z, 0)) ** 2)
+
+    support = U != 0
+    support[-1] = True
+    W = cp.Variable(U.shape)
+    Z = program.A @ W
+    objective = 0.5 * (cp.sum_squares(cp.multiply(program.omega, Z - program.Y))
+                       + cp.sum_squares(cp.multiply(~program.omega, cp.pos(Z))))
+    cp.Problem(cp.Minimize(objective), [cp.multiply(~support, W) == 0]).solve()
+    assert np.all((polished != 0) <= support)
+    assert loss(polished) <= loss(U)
+    assert loss(polished) <= 1.01 * objective.value
+    assert program.check(polished).output_error <= program.check(U).output_error

@@ -188,3 +188,32 @@ def test_program_rejects_bad_shapes_and_epsilon():
         LayerProgram(X, W, epsilon=-0.1)
     with pytest.raises(ValueError, match="epsilon"):
         LayerProgram(X, W, epsilon=float("nan"))
+
+
+def test_anderson_accelerates_a_linear_fixed_point_and_guards_against_bad_steps():
+    from sklearn_nettrim._solvers.anderson import AndersonAccelerator
+
+    rng = np.random.RandomState(0)
+    n = 40
+    Q, _ = np.linalg.qr(rng.randn(n, n))
+    M = Q @ np.diag(np.linspace(0.5, 0.99, n)) @ Q.T
+    b = rng.randn(n)
+    fixed = np.linalg.solve(np.eye(n) - M, b)
+    plain = np.zeros(n)
+    x = np.zeros(n)
+    accelerator = AndersonAccelerator(n, 10, np.float64)
+    for _ in range(60):
+        plain = M @ plain + b
+        x = accelerator.step(x, M @ x + b)[0]
+    assert np.linalg.norm(x - fixed) < 1e-6 * np.linalg.norm(fixed)
+    assert np.linalg.norm(plain - fixed) > 1e-2 * np.linalg.norm(fixed)
+    # A map whose residual grows after an extrapolation: the safeguard steps back to
+    # the plain iterate T(x_k) it kept.
+    accelerator = AndersonAccelerator(2, 3, np.float64)
+    x0 = np.array([1.0, 0.0])
+    x1 = accelerator.step(x0, x0 / 2)[0]
+    np.testing.assert_array_equal(x1, x0 / 2)
+    x2 = accelerator.step(x1, x1 / 2)[0]  # extrapolated
+    back, _ = accelerator.step(x2, x2 + 100.0)  # its residual exploded
+    np.testing.assert_array_equal(back, x1 / 2)
+    assert accelerator.n_rejected == 1
