@@ -89,26 +89,6 @@ class _FitSet(_ReluSet):
         return out
 
 
-class _OutputFitSet(_FitSet):
-    """Output-aware polishing: least squares to Y on Omega, squared hinge on Omega^c.
-
-    ``1/2 ||(z - Y) on Omega||^2 + 1/2 ||max(z, 0) on Omega^c||^2`` bounds the squared
-    error of the OUTPUTS ``relu(z)`` from above (and equals it wherever ``z >= 0`` on
-    Omega); an inactive pre-activation may take any value <= 0, not the original one.
-    """
-
-    def project_into(self, D, out, work):
-        self.fit_omega_into(D, work)
-        # argmin_z 1/2 max(z, 0)^2 + rho/2 (z - D)^2: D if D <= 0, else rho D / (1 + rho),
-        # i.e. D - max(D, 0) / (1 + rho), without a temporary of the matrix's size.
-        np.maximum(D, 0, out=out)
-        out *= -1 / (1 + self.rho)
-        out += D
-        out *= self.off
-        out += work
-        return out
-
-
 class _BallSet:
     """All entries: the Frobenius ball around T (the QR-reduced linear program)."""
 
@@ -216,8 +196,6 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
     targets on Omega by least squares instead of projecting on the ball: with
     ``penalty=SupportMask(support)`` that is the polishing problem, the weights restricted
     to ``support`` closest to the targets on Omega under the same clipping on Omega^c.
-    ``fit_targets="output"`` replaces the clipping by a squared hinge (output-aware
-    polishing: the inactive pre-activations only need to stay <= 0).
 
     Parameters
     ----------
@@ -270,8 +248,7 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         A = program.A
         V = None if program.V is None else program.V.astype(dtype, copy=False)
         Y = program.Y.astype(dtype, copy=False)
-        fit_set = _OutputFitSet if fit_targets == "output" else _FitSet
-        cset = (fit_set(Y, program.omega, V) if fit_targets
+        cset = (_FitSet(Y, program.omega, V) if fit_targets
                 else _ReluSet(Y, program.omega, V, program.eps_abs))
     # Equilibrate: unit-norm columns of A (U scaled inversely, the penalty's weights
     # become scaled by the column scales). Layer inputs differ in scale by orders of
