@@ -4,7 +4,7 @@ What it measures
 ----------------
 The MNIST-5k network of ``_networks`` (784-300-100-10, trained on the first 4000 rows of
 :func:`_networks.mnist_5k`, tested on the last 1000) is pruned by ``NetTrimTransformer``
-(``mode="cascade"``, ``polish=True``, ``n_jobs=1``) at epsilons that reach about 90% and
+(``mode="cascade"``, ``polish=True`` unless ``--polish``, ``n_jobs=1``) at epsilons that reach about 90% and
 95% sparsity. Each pruned network is then fine-tuned towards the ORIGINAL network's
 class probabilities on the 4000 calibration rows (no labels), zeros kept, with the code
 path of ``fine_tune=E`` (``_finetune.fine_tune_weights``, Adam, learning rate 1e-3 unless
@@ -25,6 +25,8 @@ How to run
     python benchmarks/bench_finetune.py --epsilons 0.3 --epochs 5 20
     python benchmarks/bench_finetune.py --epsilons 0.6 --epochs 5 20 --learning-rate 1e-2 \
         --name finetune_lr1e-2                                # a larger step, its own file
+    python benchmarks/bench_finetune.py --polish refine --epsilons 0.6 --learning-rate 1e-2 \
+        --name finetune_refine                                # from the refined supports
 """
 
 import argparse
@@ -82,7 +84,7 @@ def fine_tune_curve(mlp, weights, X_train, X_test, y_test, epochs, learning_rate
     return marks, losses
 
 
-def report(unpruned, columns, rows, runs, mode, learning_rate, name):
+def report(unpruned, columns, rows, runs, mode, learning_rate, name, polish=True):
     print(f"\n   unpruned {unpruned:.4f}")
     print("   " + " | ".join(columns))
     for row in rows:
@@ -96,13 +98,13 @@ def report(unpruned, columns, rows, runs, mode, learning_rate, name):
     save_results(
         name,
         title="Label-free fine-tuning after pruning (MNIST-5k, 784-300-100-10)",
-        description=("Test accuracy of Net-Trim (cascade, polish=True) and of magnitude"
+        description=(f"Test accuracy of Net-Trim ({mode}, polish={polish!r}) and of magnitude"
                      " pruning at the same per-layer nnz, before and after masked"
                      " fine-tuning towards the original network's outputs."),
         tables=[{"title": "Test accuracy after k epochs of fine-tuning", "columns": columns,
                  "rows": rows, "note": note}],
         data={"unpruned_accuracy": unpruned, "mode": mode, "runs": runs,
-              "learning_rate": learning_rate, "batch_size": BATCH_SIZE})
+              "learning_rate": learning_rate, "batch_size": BATCH_SIZE, "polish": polish})
 
 
 def main():
@@ -112,7 +114,10 @@ def main():
     parser.add_argument("--mode", default="cascade", choices=["parallel", "cascade"])
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--name", default="finetune", help="results file stem")
+    parser.add_argument("--polish", default="True",
+                        help="Net-Trim's polish: True (default), output or refine")
     args = parser.parse_args()
+    polish = {"True": True, "False": False}.get(args.polish, args.polish)
     print(environment_line())
     epochs = sorted(args.epochs)
     mlp, X_train = load_network("mnist")
@@ -128,10 +133,11 @@ def main():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             trim = NetTrimTransformer(FrozenEstimator(mlp), epsilon=epsilon, mode=args.mode,
-                                      polish=True, n_jobs=1).fit(X_train)
+                                      polish=polish, n_jobs=1).fit(X_train)
         prune_seconds = time.perf_counter() - start
         nnz = [r["nnz_after"] for r in trim.layer_stats_]
-        print(f"== Net-Trim {args.mode} epsilon {epsilon}: sparsity {trim.sparsity_:.2%},"
+        print(f"== Net-Trim {args.mode} polish={polish!r} epsilon {epsilon}:"
+              f" sparsity {trim.sparsity_:.2%},"
               f" nnz {nnz}, {prune_seconds:.1f}s, {len(caught)} solver warnings", flush=True)
         candidates = [("Net-Trim " + args.mode, stacked_weights(trim.estimator_), prune_seconds),
                       ("magnitude", magnitude_mask(mlp, nnz), None)]
@@ -147,7 +153,8 @@ def main():
                          "nnz": nnz, "prune_seconds": seconds, "loss": losses,
                          "accuracy": {str(e): marks[e][0] for e in marks},
                          "seconds": {str(e): marks[e][1] for e in marks}})
-        report(unpruned, columns, rows, runs, args.mode, args.learning_rate, args.name)  # saved after every epsilon
+        report(unpruned, columns, rows, runs, args.mode, args.learning_rate, args.name,
+               polish)  # saved after every epsilon
 
 
 if __name__ == "__main__":
