@@ -94,8 +94,9 @@ def check_certificate(estimator, X, *, tol=1e-3, sample_weight=None):
     for i, (record, (program, check)) in enumerate(zip(estimator.layer_stats_, measured)):
         fine_tuned = bool(record.get("fine_tuned", False))
         bound = program.output_bound()
-        if record.get("polished") == "output":
-            # What polish="output" keeps: the output bound, not the clip constraints.
+        if record.get("polished") in ("output", "refine"):
+            # What polish="output" and "refine" keep: the output bound, not the clip
+            # constraints.
             certified = check.output_error <= bound + tol * program.target_norm
         else:
             certified = check.violation <= tol
