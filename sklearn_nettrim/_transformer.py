@@ -69,8 +69,8 @@ class NetTrimTransformer(PrunedNetworkMixin):
         2024), and keeps it only where the measured output error stays within the
         layer's output bound and the loss is below the ``"output"`` polish's
         (``layer_stats_[i]["refined"]`` says which); otherwise the layer is polished as
-        by ``"output"``. Slower (about twice the polish), more accurate at high
-        sparsity.
+        by ``"output"``. Costs about three output polishes per layer; much more
+        accurate at high sparsity.
         ``True`` refits within the program's own constraints (stricter, much less
         accurate at high sparsity). ``"refit"`` uses unconstrained least squares to the
         original pre-activations: no guarantee (``layer_stats_`` reports the violation).
