@@ -9,7 +9,8 @@ of zero non-intercept weights) by:
 * Net-Trim, ``NetTrimTransformer(FrozenEstimator(mlp), target_sparsity=t, ...)`` in the
   variants of ``VARIANTS`` (mode, polish, allocation). Variants marked "guarantee" keep a
   per-layer bound that ``check_certificate`` verifies (``polish=True``: the program's
-  constraints; ``polish="output"``: the layer's output bound); ``polish="refit"`` keeps
+  constraints; ``polish="output"`` and ``polish="refine"``, which also re-chooses each
+  layer's support at the same nnz: the layer's output bound); ``polish="refit"`` keeps
   none;
 * the peers of ``_peers.py``, each with its usual split across layers (view 1): global
   magnitude; magnitude with a uniform split + least-squares refit on the original input
@@ -68,18 +69,19 @@ VARIANTS = (
     ("parallel", "output", "uniform"),
     ("cascade", True, "uniform"),
     ("cascade", "refit", "uniform"),
+    ("cascade", "refine", "uniform"),
 )
 GOAL_DROP_AT_90 = 0.01
 
 
 def variant_name(mode, polish, allocation):
     polish_name = {True: "polish", False: "l1", "output": "output-polish",
-                   "refit": "refit"}[polish]
+                   "refit": "refit", "refine": "refined support"}[polish]
     return f"Net-Trim {mode}, {polish_name}, {allocation} split"
 
 
 def keeps_guarantee(polish):
-    return polish in (True, False, "output")
+    return polish in (True, False, "output", "refine")
 
 
 def load_dataset(name):

@@ -44,13 +44,13 @@ def check_certificate(estimator, X, *, tol=1e-3, sample_weight=None):
         error on the constrained part over the output norm), ``output_error`` (absolute,
         all outputs), ``output_bound`` (what the layer's program guarantees for it),
         ``violation`` (relative), ``l1_before``, ``l1_after``, ``fine_tuned``,
-        ``certified`` (``violation <= tol``; with ``polish="output"``, ``output_error <=
-        output_bound`` up to ``tol`` relative to the outputs' norm) and ``gap``: the
-        certified relative optimality gap of the layer's l1 solve at fit time,
-        ``(l1 - bound) / l1`` with ``bound`` the value of a dual-feasible point the solver
-        built (``nan`` where none was built, e.g. ``solver="cvxpy"``). It is taken from
-        ``layer_stats_``, not recomputed: the dual point is not stored, and it refers to
-        the l1 solution before any polishing (with ``reweight``, to the last round's
+        ``certified`` (``violation <= tol``; with ``polish="output"`` or ``"refine"``,
+        ``output_error <= output_bound`` up to ``tol`` relative to the outputs' norm) and
+        ``gap``: the certified relative optimality gap of the layer's l1 solve at fit
+        time, ``(l1 - bound) / l1`` with ``bound`` the value of a dual-feasible point the
+        solver built (``nan`` where none was built, e.g. ``solver="cvxpy"``). It is taken
+        from ``layer_stats_``, not recomputed: the dual point is not stored, and it refers
+        to the l1 solution before any polishing (with ``reweight``, to the last round's
         weighted program). For a network fine-tuned after pruning (``fine_tune > 0``) the
         per-layer bound does not apply: ``certified`` is None and the other fields measure
         how far each layer moved from the original network's.
@@ -94,8 +94,9 @@ def check_certificate(estimator, X, *, tol=1e-3, sample_weight=None):
     for i, (record, (program, check)) in enumerate(zip(estimator.layer_stats_, measured)):
         fine_tuned = bool(record.get("fine_tuned", False))
         bound = program.output_bound()
-        if record.get("polished") == "output":
-            # What polish="output" keeps: the output bound, not the clip constraints.
+        if record.get("polished") in ("output", "refine"):
+            # What polish="output" and "refine" keep: the output bound, not the clip
+            # constraints.
             certified = check.output_error <= bound + tol * program.target_norm
         else:
             certified = check.violation <= tol

@@ -54,7 +54,15 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
     if reweight:
         program.penalty = penalty_template
         check = program.check(U)  # l1 and the rest measured with the plain penalty
-    if polish:
+    refined = None
+    if polish == "refine":
+        from ._refine import refine_layer
+
+        start = time.perf_counter()
+        U, refined, _ = refine_layer(program, U)
+        check = program.check(U)
+        seconds += time.perf_counter() - start
+    elif polish:
         from ._polish import polish_on_support, polish_outputs, refit_on_support
 
         start = time.perf_counter()
@@ -87,7 +95,8 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
         "converged": solution.converged,
         "solver": solver,
         "message": solution.message,
-        "polished": polish if polish in ("refit", "output") else bool(polish),
+        "polished": polish if polish in ("refit", "output", "refine") else bool(polish),
+        "refined": refined,
         "penalty": penalty,
         "inputs_kept": int(np.count_nonzero(np.any(U[:-1] != 0, axis=1))),
         "seconds": seconds,
