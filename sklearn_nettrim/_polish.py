@@ -123,7 +123,7 @@ class _SupportLeastSquares:
         return U
 
 
-def _output_loss(AU, Y, omega):
+def relu_output_loss(AU, Y, omega):
     """``1/2 ||(A U - Y) on Omega||^2 + 1/2 ||max(A U, 0) on Omega^c||^2`` (float64 sums)."""
     residual = np.where(omega, AU - Y, np.maximum(AU, 0))
     return 0.5 * float(np.einsum("ij,ij->", residual, residual, dtype=np.float64))
@@ -160,7 +160,7 @@ def _polish_outputs(program, U, *, max_iter, tol, memory, n_halvings):
     accelerator = AndersonAccelerator(U0.size, memory, np.float64) if memory else None
     current = U0
     AU = A @ current.astype(np.float32)
-    best, best_loss = U0, _output_loss(AU, Y, omega)
+    best, best_loss = U0, relu_output_loss(AU, Y, omega)
     stalled = 0
     for _ in range(max_iter):
         targets = np.where(omega, Y, np.minimum(AU, 0))
@@ -169,7 +169,7 @@ def _polish_outputs(program, U, *, max_iter, tol, memory, n_halvings):
             step = accelerator.step(current.ravel(), step.ravel())[0].reshape(step.shape)
         current = step
         AU = A @ current.astype(np.float32)
-        loss = _output_loss(AU, Y, omega)
+        loss = relu_output_loss(AU, Y, omega)
         if loss >= best_loss:
             stalled += 1  # an extrapolation that did not pay: the safeguard steps back
             if stalled == 3:

@@ -25,7 +25,7 @@ import numpy as np
 from scipy import linalg
 
 from ._penalties import L1
-from ._polish import polish_outputs
+from ._polish import polish_outputs, relu_output_loss
 
 #: ADMM of the refinement: iteration cap, the first ``rho`` relative to the mean
 #: eigenvalue of the equilibrated ``A^T A`` (1), its growth every ``RHO_EVERY``
@@ -47,8 +47,7 @@ def output_loss(program, U):
     AU = program.A @ np.asarray(U, dtype=program.dtype)
     if program.kind == "linear":
         return 0.5 * float(np.sum((AU - program.Y) ** 2, dtype=np.float64))
-    residual = np.where(program.omega, AU - program.Y, np.maximum(AU, 0))
-    return 0.5 * float(np.sum(residual ** 2, dtype=np.float64))
+    return relu_output_loss(AU, program.Y, program.omega)
 
 
 def budget_mask(program, U):
