@@ -25,7 +25,7 @@ How to run
     python benchmarks/bench_finetune.py --epsilons 0.3 --epochs 5 20
     python benchmarks/bench_finetune.py --epsilons 0.6 --epochs 5 20 --learning-rate 1e-2 \
         --name finetune_lr1e-2                                # a larger step, its own file
-    python benchmarks/bench_finetune.py --polish refine --epsilons 0.6 --learning-rate 1e-2 \
+    python benchmarks/bench_finetune.py --polish refine --targets 0.95 --learning-rate 1e-2 \
         --name finetune_refine                                # from the refined supports
 """
 
@@ -114,6 +114,8 @@ def main():
     parser.add_argument("--mode", default="cascade", choices=["parallel", "cascade"])
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--name", default="finetune", help="results file stem")
+    parser.add_argument("--targets", type=float, nargs="+", default=None,
+                        help="prune to these target sparsities instead of --epsilons")
     parser.add_argument("--polish", default="True",
                         help="Net-Trim's polish: True (default), output or refine")
     args = parser.parse_args()
@@ -128,13 +130,17 @@ def main():
     columns = (["method", "epsilon", "sparsity", "nnz per layer", "prune s"]
                + [f"acc {e} ep" for e in [0] + epochs] + [f"s {e} ep" for e in epochs])
     rows, runs = [], []
-    for epsilon in args.epsilons:
+    settings = ([{"target_sparsity": t} for t in args.targets] if args.targets
+                else [{"epsilon": e} for e in args.epsilons])
+    for setting in settings:
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            trim = NetTrimTransformer(FrozenEstimator(mlp), epsilon=epsilon, mode=args.mode,
-                                      polish=polish, n_jobs=1).fit(X_train)
+            trim = NetTrimTransformer(FrozenEstimator(mlp), mode=args.mode, polish=polish,
+                                      n_jobs=1, **setting).fit(X_train)
         prune_seconds = time.perf_counter() - start
+        epsilon = (float(trim.epsilon_) if np.ndim(trim.epsilon_) == 0
+                   else [round(float(e), 4) for e in trim.epsilon_])
         nnz = [r["nnz_after"] for r in trim.layer_stats_]
         print(f"== Net-Trim {args.mode} polish={polish!r} epsilon {epsilon}:"
               f" sparsity {trim.sparsity_:.2%},"
