@@ -100,3 +100,29 @@ def test_layer_stats_and_check_certificate_report_the_gap(digits, digits_mlp):
         gaps = [record["gap"] for record in trim.layer_stats_]
         assert all(0 <= gap <= 5e-3 for gap in gaps), gaps
         assert [c["gap"] for c in check_certificate(trim, X)] == gaps
+
+
+@pytest.mark.parametrize("mode", ["parallel", "cascade"])
+def test_tightened_multiplier_meets_the_support_conditions_and_stays_valid(digits_layers,
+                                                                          mode):
+    """Moved onto the support's optimality conditions, any multiplier still bounds the
+    optimum from below, and at the optimum's support a crude one certifies it tightly."""
+    from sklearn_nettrim._solvers.gap import tightened_multiplier
+
+    program = _program("digits", "relu", mode, False, digits_layers)
+    ref = solve_layer(program, "cvxpy")
+    U = solve_layer(program, "admm", gap_tol=1e-4, max_iter=5000).weights
+    weights = program.penalty.weight_array(U.shape[0])
+    gram = program.A.T @ program.A
+    rng = np.random.default_rng(0)
+    for scale in (0.0, 1.0):
+        Lam = scale * rng.normal(size=program.Y.shape)
+        tight = tightened_multiplier(program.A, gram, U, Lam, weights)
+        G = program.A.T @ tight
+        on_support = (U != 0) | (np.broadcast_to(weights, U.shape) == 0)
+        target = -np.broadcast_to(weights, U.shape) * np.sign(U)
+        np.testing.assert_allclose(G[on_support], target[on_support], atol=1e-6)
+        bound = dual_bound(program.A, program.Y, program.eps_abs, program.penalty, tight,
+                           omega=program.omega, V=program.V)
+        assert 0 <= bound <= ref.check.l1 * (1 + 1e-6)
+

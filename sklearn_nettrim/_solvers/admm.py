@@ -17,8 +17,8 @@ import numpy as np
 from scipy import linalg
 from threadpoolctl import threadpool_limits
 
-from .._penalties import SupportMask
-from .gap import dual_bound, relative_gap
+from .._penalties import L1, SupportMask
+from .gap import dual_bound, relative_gap, tightened_multiplier
 
 NAME = "admm"
 
@@ -141,6 +141,10 @@ RHO_SCALE = {"relu": 0.3, "relu-cascade": 0.1, "linear": 0.1}
 #: (violation / tol against gap / gap_tol).
 CERTIFIED_BALANCE = 2.0
 
+#: The tightened multiplier (gap.py) costs about one iteration's products plus a small
+#: solve per output column: tried at most once in this many iterations.
+TIGHTEN_EVERY = 20
+
 
 def _rho_key(program):
     return "relu-cascade" if program.kind == "relu" and program.V is not None else program.kind
@@ -262,6 +266,10 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
     scaled = penalty.scaled(d)  # the penalty of the equilibrated variables U / d
 
     gram = A.T @ A
+    # The multiplier of the certificate is tightened on the support (gap.py) for the l1
+    # penalties, through this Gram matrix.
+    tighten_weights = (scaled.weight_array(A.shape[1]) if isinstance(scaled, L1) else None)
+    gram_plain = gram.copy() if tighten_weights is not None else None
     kappa = 1.0
     gram[np.diag_indices_from(gram)] += kappa
     G_inv = _inverse_spd(gram).astype(dtype, copy=False)
@@ -309,6 +317,7 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
                                               np.zeros_like(AU[:1]))):
         gap_scale = np.inf  # zero weights off the intercept: no certificate, old test
     certified = certify and np.isfinite(gap_scale)
+    best_multiplier, tightened_at = None, -TIGHTEN_EVERY
     converged = False
     r_norm = s_norm = eps_dual = np.inf
     Z_old = S_old = None
@@ -364,10 +373,22 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
                 np.matmul(A, S, out=work)
                 violation = cset.violation(work, spare) / gap_scale
                 if violation <= tol or balance:
+                    multiplier = rho * Lz
                     bound = dual_bound(A, dual_data["targets"], dual_data["radius"],
-                                       scaled, rho * Lz, omega=dual_data["omega"],
+                                       scaled, multiplier, omega=dual_data["omega"],
                                        V=dual_data["V"])
                     gap = relative_gap(scaled.value(S), bound)
+                    if (gap > gap_tol and tighten_weights is not None
+                            and n_iter - tightened_at >= TIGHTEN_EVERY):
+                        tightened_at = n_iter
+                        candidate = tightened_multiplier(A, gram_plain, S, multiplier,
+                                                         tighten_weights)
+                        tight = dual_bound(A, dual_data["targets"], dual_data["radius"],
+                                           scaled, candidate, omega=dual_data["omega"],
+                                           V=dual_data["V"])
+                        if tight > bound:
+                            best_multiplier, bound = candidate, tight
+                            gap = relative_gap(scaled.value(S), bound)
                     if violation <= tol and gap <= gap_tol:
                         converged = True
                         break
@@ -413,8 +434,10 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
     if certify:
         # The certificate, in the program's own variables and precision (float64 sums).
         targets = T if program.kind == "linear" else program.Y
-        bound = dual_bound(A_program, targets, dual_data["radius"], penalty,
-                           rho * Lz, omega=dual_data["omega"], V=program.V)
+        bound = max(dual_bound(A_program, targets, dual_data["radius"], penalty, Lam,
+                               omega=dual_data["omega"], V=program.V)
+                    for Lam in ([rho * Lz] if best_multiplier is None
+                                else [rho * Lz, best_multiplier]))
         gap = relative_gap(penalty.value(weights), bound)
     message = "converged" if converged else (
         f"stopped at max_iter={max_iter}: primal residual {float(r_norm):.3g},"
