@@ -26,6 +26,7 @@ from scipy import linalg
 from ._penalties import SupportMask
 from ._solvers import admm
 from ._solvers.anderson import AndersonAccelerator
+from ._solvers.support import SupportLeastSquares
 
 
 def _lstsq(A, b):
@@ -97,32 +98,6 @@ def _polish_relu(program, U0, support, *, max_iter, tol=1e-3, n_halvings=12):
                        and after.relative_error <= before.relative_error), n_halvings)
 
 
-class _SupportLeastSquares:
-    """Least squares restricted to each column's support, through a shared Gram matrix.
-
-    One Cholesky factor of ``G[s_j, s_j]`` per output column ``j`` (a tiny ridge keeps
-    duplicated inputs solvable), reused for every right-hand side.
-    """
-
-    def __init__(self, gram, support):
-        ridge = 1e-10 * max(float(np.trace(gram)) / gram.shape[0], np.finfo(float).tiny)
-        self.shape = support.shape
-        self.factors = []
-        for rows in support.T:
-            rows = np.flatnonzero(rows)
-            G = gram[np.ix_(rows, rows)]
-            G[np.diag_indices_from(G)] += ridge
-            self.factors.append((rows, linalg.cho_factor(G, check_finite=False)))
-
-    def solve(self, rhs):
-        """``U`` (zero off the support) with ``G[s_j, s_j] U[s_j, j] = rhs[s_j, j]``."""
-        U = np.zeros(self.shape)
-        for j, (rows, factor) in enumerate(self.factors):
-            if rows.size:
-                U[rows, j] = linalg.cho_solve(factor, rhs[rows, j], check_finite=False)
-        return U
-
-
 def relu_output_loss(AU, Y, omega):
     """``1/2 ||(A U - Y) on Omega||^2 + 1/2 ||max(A U, 0) on Omega^c||^2`` (float64 sums)."""
     residual = np.where(omega, AU - Y, np.maximum(AU, 0))
@@ -151,7 +126,7 @@ def polish_outputs(program, U, *, max_iter=100, tol=1e-3, memory=5, n_halvings=1
 def _polish_outputs(program, U, *, max_iter, tol, memory, n_halvings):
     U0, support = _copy_and_support(program, U)
     A64 = program.A
-    solver = _SupportLeastSquares(A64.T @ A64, support)
+    solver = SupportLeastSquares(A64.T @ A64, support)
     # The products in single precision (the loss is measured again below); the solves
     # in double.
     A = A64.astype(np.float32)
@@ -201,5 +176,5 @@ def refit_on_support(program, U):
         return polish_on_support(program, U)
     A = program.A
     targets = np.where(program.omega, program.Y, np.minimum(A @ program.W, 0))
-    return _SupportLeastSquares(A.T @ A, support).solve(A.T @ targets).astype(
+    return SupportLeastSquares(A.T @ A, support).solve(A.T @ targets).astype(
         program.dtype, copy=False)

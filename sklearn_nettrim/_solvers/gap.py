@@ -27,7 +27,8 @@ BELOW the optimum of the exact program; the gap then still bounds ``P(U) - P*`` 
 """
 
 import numpy as np
-from scipy import linalg
+
+from .support import SupportLeastSquares
 
 
 def _intercept_free_only(penalty, shape):
@@ -173,16 +174,7 @@ def tightened_multiplier(A, gram, S, Lam, weights):
     targets = -weights * np.sign(S)
     equal = (S != 0) | (weights == 0)
     residual = np.asarray(A.T @ Lam, dtype=np.float64) - targets
-    step = np.zeros(S.shape)
-    ridge = 1e-10 * max(float(np.trace(gram)) / gram.shape[0], np.finfo(float).tiny)
-    for j in range(S.shape[1]):
-        rows = np.flatnonzero(equal[:, j])
-        if rows.size == 0:
-            continue
-        G = gram[np.ix_(rows, rows)]
-        G[np.diag_indices_from(G)] += ridge
-        step[rows, j] = linalg.solve(G, residual[rows, j], assume_a="pos",
-                                     check_finite=False)
+    step = SupportLeastSquares(gram, equal).solve(residual)
     return Lam - (A @ step.astype(A.dtype, copy=False))
 
 
