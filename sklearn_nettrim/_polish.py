@@ -169,11 +169,10 @@ def refit_on_support(program, U):
     the constrained polish at high sparsity, but the Omega^c constraints may break, so
     the layer's guarantee no longer holds: its record reports the violation.
     """
-    U = np.array(U, dtype=program.dtype, copy=True)
-    support = U != 0
-    support[-1] = True
     if program.kind == "linear":
         return polish_on_support(program, U)
+    support = np.asarray(U) != 0
+    support[-1] = True
     A = program.A
     targets = np.where(program.omega, program.Y, np.minimum(A @ program.W, 0))
     return SupportLeastSquares(A.T @ A, support).solve(A.T @ targets).astype(

@@ -265,28 +265,22 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
     penalty = program.penalty if penalty is None else penalty
     scaled = penalty.scaled(d)  # the penalty of the equilibrated variables U / d
 
-    gram = A.T @ A
-    # The multiplier of the certificate is tightened on the support (gap.py) for the l1
-    # penalties, through this Gram matrix.
+    gram = A.T @ A  # also serves the certificate's tightened multiplier (gap.py)
     tighten_weights = (scaled.weight_array(A.shape[1]) if isinstance(scaled, L1) else None)
-    gram_plain = gram.copy() if tighten_weights is not None else None
     kappa = 1.0
-    gram[np.diag_indices_from(gram)] += kappa
-    G_inv = _inverse_spd(gram).astype(dtype, copy=False)
+    G_inv = _inverse_spd(gram + kappa * np.eye(gram.shape[0])).astype(dtype, copy=False)
     A = A.astype(dtype, copy=False)
 
     U = (program.W if warm_start is None else np.asarray(warm_start)).astype(dtype, copy=True)
     U /= d[:, None]
-    n, (k, m) = A.shape[0], U.shape
-    # The iteration's state is the pre-prox points x = (D, S_hat) (ADMM as Douglas-
-    # Rachford): Z = P(D) and S = prox(S_hat) are the projected iterates, Lz = D - Z and
-    # Ls = S_hat - S the scaled multipliers. Two flat buffers, swapped every iteration.
-    x = np.empty(n * m + k * m, dtype=dtype)
-    fx = np.empty_like(x)
-    Dx, Sx = x[:n * m].reshape(n, m), x[n * m:].reshape(k, m)
+    m = U.shape[1]
+    # The iteration's state is the pre-prox points (D, S_hat) (ADMM as Douglas-Rachford):
+    # Z = P(D) and S = prox(S_hat) are the projected iterates, Lz = D - Z and
+    # Ls = S_hat - S the scaled multipliers. The next state (fD, fS) is written into a
+    # second pair of buffers, swapped with the first every iteration.
     AU = A @ U
-    Dx[...] = AU
-    Sx[...] = U
+    Dx, Sx = AU.copy(), U.copy()
+    fD, fS = np.empty_like(Dx), np.empty_like(Sx)
     work = np.empty_like(AU)
     Z, Lz, spare = np.empty_like(AU), np.empty_like(AU), np.empty_like(AU)
     row_scale = scaled.row_scale(U.shape[0], U.shape[1])
@@ -317,6 +311,12 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
                                               np.zeros_like(AU[:1]))):
         gap_scale = np.inf  # zero weights off the intercept: no certificate, old test
     certified = certify and np.isfinite(gap_scale)
+
+    def scaled_bound(multiplier):
+        """The dual bound of a multiplier, in the equilibrated variables."""
+        return dual_bound(A, dual_data["targets"], dual_data["radius"], scaled, multiplier,
+                          omega=dual_data["omega"], V=dual_data["V"])
+
     best_multiplier, tightened_at = None, -TIGHTEN_EVERY
     converged = False
     r_norm = s_norm = eps_dual = np.inf
@@ -340,7 +340,6 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         np.matmul(A, U, out=AU)
         # The relaxed updates (Boyd et al. 2011, 3.4.3): D + alpha (A U - Z) is
         # alpha A U + (1 - alpha) Z + Lz, and the same for S_hat.
-        fD, fS = fx[:n * m].reshape(n, m), fx[n * m:].reshape(k, m)
         np.subtract(AU, Z, out=fD)
         if measure:
             Rs = U - S
@@ -374,18 +373,14 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
                 violation = cset.violation(work, spare) / gap_scale
                 if violation <= tol or balance:
                     multiplier = rho * Lz
-                    bound = dual_bound(A, dual_data["targets"], dual_data["radius"],
-                                       scaled, multiplier, omega=dual_data["omega"],
-                                       V=dual_data["V"])
+                    bound = scaled_bound(multiplier)
                     gap = relative_gap(scaled.value(S), bound)
                     if (gap > gap_tol and tighten_weights is not None
                             and n_iter - tightened_at >= TIGHTEN_EVERY):
                         tightened_at = n_iter
-                        candidate = tightened_multiplier(A, gram_plain, S, multiplier,
+                        candidate = tightened_multiplier(A, gram, S, multiplier,
                                                          tighten_weights)
-                        tight = dual_bound(A, dual_data["targets"], dual_data["radius"],
-                                           scaled, candidate, omega=dual_data["omega"],
-                                           V=dual_data["V"])
+                        tight = scaled_bound(candidate)
                         if tight > bound:
                             best_multiplier, bound = candidate, tight
                             gap = relative_gap(scaled.value(S), bound)
@@ -418,8 +413,7 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
             if factor != 1.0:
                 # The new state resolves to the same Z and S: the multipliers are normal
                 # to the set at Z (and subgradients at S), so any positive multiple is.
-                x, fx = fx, x
-                Dx, Sx = x[:n * m].reshape(n, m), x[n * m:].reshape(k, m)
+                Dx, fD, Sx, fS = fD, Dx, fS, Sx
                 cset.project_into(Dx, Z, work)
                 np.subtract(Dx, Z, out=Lz)
                 S = prox_s(Sx, rho)
@@ -428,8 +422,7 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
                 rho *= factor
                 cset.rho = rho
                 continue
-        x, fx = fx, x
-        Dx, Sx = x[:n * m].reshape(n, m), x[n * m:].reshape(k, m)
+        Dx, fD, Sx, fS = fD, Dx, fS, Sx
     weights = (S * d[:, None]).astype(program.dtype, copy=False)
     if certify:
         # The certificate, in the program's own variables and precision (float64 sums).
