@@ -268,7 +268,7 @@ class _Search:
         if self.mode == "parallel" and self.options["polish"]:
             pruned, _, records = prune_parallel(
                 self.weights, self.inputs, self.kinds, eps[:, None], n_jobs=self.n_jobs,
-                warm_starts=l1, **self.options)
+                solved=list(zip(l1, records)), **self.options)
             pruned, records = pruned[0], records[0]
         return pruned, records, eps, len(history)
 
@@ -345,26 +345,29 @@ def _layer_job(index, inputs, weights, target, tolerance, guess, *, kind, option
     search_options = dict(options, polish=False)
     cascade = base_eps is not None
 
-    def solve(epsilon, start, final_options=search_options):
+    def solve(epsilon, start, final_options=search_options, solved=None):
         if cascade:
             return _solve_one(index, inputs, weights, kind=kind, relative=False,
                               epsilon=max(base_eps, epsilon * target_norm), targets=targets,
-                              upper_bound=upper_bound, warm_start=start, **final_options)
+                              upper_bound=upper_bound, warm_start=start, solved=solved,
+                              **final_options)
         return _solve_one(index, inputs, weights, kind=kind, epsilon=epsilon,
-                          warm_start=start, **final_options)
+                          warm_start=start, solved=solved, **final_options)
 
-    floor_record, epsilon = None, None
+    found, epsilon = None, None
     if cascade:
         # The tightest tolerance the cascade allows: if it already fits the budget,
         # the layer cannot use more weights.
-        U, U_l1, floor_record = solve(0.0, None)
+        _, U_l1, floor_record = solve(0.0, None)
         if floor_record["nnz_after"] <= target + tolerance:
-            epsilon, start = 0.0, U_l1
+            epsilon, found = 0.0, (U_l1, floor_record)
         else:
             guess = max(guess, 1.5 * base_eps / max(target_norm, np.finfo(float).tiny))
     if epsilon is None:
-        epsilon, start, _ = _layer_to_nnz(solve, target, tolerance, guess)
-    U, U_l1, record = solve(epsilon, start, options)
+        epsilon, U_l1, search_record = _layer_to_nnz(solve, target, tolerance, guess)
+        found = (U_l1, search_record)
+    # The l1 solution found, polished (solving again would move its nnz).
+    U, U_l1, record = solve(epsilon, None, options, solved=found)
     if cascade:
         record["epsilon_floor"] = float(epsilon)
     return index, U, U_l1, record, epsilon

@@ -16,7 +16,7 @@ from sklearn.utils.parallel import Parallel, delayed
 
 from ._network import layer_output
 from ._penalties import make_penalty, reweighted_penalty
-from ._program import LayerProgram
+from ._program import LayerProgram, LayerSolution
 from ._solvers import solve_layer
 from ._warnings import warn_user
 from ._weights import weighted_norm
@@ -29,11 +29,14 @@ def _nnz_body(U):
 def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=None,
                upper_bound=None, penalize_intercept=False, solver="admm",
                solver_options=None, warm_start=None, polish=False, reweight=0,
-               sample_weight=None, penalty="l1"):
+               sample_weight=None, penalty="l1", solved=None):
     """Build and solve one layer's program.
 
     Returns ``(weights, l1_weights, record)``: the final (maybe polished) weights, the
     l1 solution (the warm start for the next point of a path) and the layer's record.
+    ``solved``, the ``(l1_weights, record)`` of the same program solved before without
+    polishing, skips the solve: searches for a target size polish what they found, and
+    solving again would move the number of non-zeros by the solver's tolerance.
     Runs in a worker: it does not warn (warnings do not cross process boundaries), the
     caller does, from the record.
     """
@@ -42,10 +45,19 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
                            penalize_intercept=penalize_intercept, sample_weight=sample_weight,
                            penalty=make_penalty(penalty, penalize_intercept))
     penalty_template = program.penalty
-    solution = solve_layer(program, solver, warm_start=warm_start, warn=False,
-                           **(solver_options or {}))
+    if solved is not None:
+        U_l1, found = solved
+        solution = LayerSolution(
+            weights=U_l1, solver=found["solver"], converged=found["converged"],
+            n_iter=found["n_iter"], seconds=found["seconds"], check=program.check(U_l1),
+            message=found["message"], extra={"gap": found["gap"]})
+        reweight_steps = 0  # already in the l1 solution
+    else:
+        solution = solve_layer(program, solver, warm_start=warm_start, warn=False,
+                               **(solver_options or {}))
+        reweight_steps = reweight
     n_iter, seconds = solution.n_iter, solution.seconds
-    for _ in range(reweight):
+    for _ in range(reweight_steps):
         program.penalty = reweighted_penalty(program.penalty, solution.weights)
         solution = solve_layer(program, solver, warm_start=solution.weights, warn=False,
                                **(solver_options or {}))
@@ -104,12 +116,16 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
     return U, solution.weights, record
 
 
-def _layer_path_job(index, inputs, weights, epsilons, *, warm_start=None, **options):
-    """One layer along a grid of relative tolerances, each solve warm-started."""
+def _layer_path_job(index, inputs, weights, epsilons, *, warm_start=None, solved=None,
+                    **options):
+    """One layer along a grid of relative tolerances, each solve warm-started.
+
+    ``solved`` (a grid of one only): the layer's unpolished solution, polished here.
+    """
     results = []
     for epsilon in epsilons:
         U, U_l1, record = _solve_one(index, inputs, weights, epsilon=epsilon,
-                                     warm_start=warm_start, **options)
+                                     warm_start=warm_start, solved=solved, **options)
         results.append((U, U_l1, record))
         warm_start = U_l1
     return index, results
@@ -133,19 +149,23 @@ def report(record, verbose):
 
 
 def prune_parallel(weights, inputs, kinds, epsilons, *, n_jobs=None, verbose=0,
-                   warm_starts=None, **options):
+                   warm_starts=None, solved=None, **options):
     """Prune every layer against the original network's activations, concurrently.
 
     ``epsilons`` has shape (n_layers, n_points): each layer's relative tolerances along
     the path. Returns, per path point, the list of pruned layer weights, the list of
-    l1 solutions and the list of records.
+    l1 solutions and the list of records. ``solved`` (one point only): per layer the
+    ``(l1 solution, record)`` of an unpolished run at the same tolerances, to polish.
     """
     epsilons = np.atleast_2d(np.asarray(epsilons, dtype=float))
     n_layers, n_points = len(weights), epsilons.shape[1]
+    if solved is not None and n_points != 1:
+        raise ValueError("solved layers can be polished at one tolerance only.")
     warm_starts = warm_starts or [None] * n_layers
+    solved = solved or [None] * n_layers
     jobs = (
         delayed(_layer_path_job)(i, inputs[i], weights[i], epsilons[i], kind=kinds[i],
-                                 warm_start=warm_starts[i], **options)
+                                 warm_start=warm_starts[i], solved=solved[i], **options)
         for i in range(n_layers)
     )
     pruned = [[None] * n_layers for _ in range(n_points)]
