@@ -143,8 +143,12 @@ def _best_column_scales(a, b, radius, caps):
         t = np.where(b > 0, np.clip(a * mus[:, None] / b ** 2, 0, caps), caps)
     t = np.where(np.isfinite(t), t, 0.0)
     t = np.vstack([t, np.full_like(caps, caps.min())])  # one scale for all: also feasible
-    values = t @ a - radius * np.sqrt((t * t) @ (b * b))
-    return float(np.max(values))
+    with np.errstate(over="ignore", invalid="ignore"):
+        # A multiplier near 0 (a dead layer: entries ~1e-23) sends t to ~1e300, where
+        # inf - inf is nan: such candidates are skipped (the caller floors the bound at 0).
+        values = t @ a - radius * np.sqrt((t * t) @ (b * b))
+    values = values[np.isfinite(values)]
+    return float(np.max(values)) if values.size else 0.0
 
 
 def tightened_multiplier(A, gram, S, Lam, weights):
