@@ -39,6 +39,7 @@ from ._modes import (
     report,
 )
 from ._network import layer_inputs, layer_output, network_arrays
+from ._solvers import start_weights
 from ._warnings import warn_user
 from ._weights import weighted_norm
 
@@ -326,19 +327,23 @@ def _secant_search(evaluate, theta0, target, *, tolerance=SPARSITY_TOLERANCE,
 def _layer_to_nnz(solve, target, tolerance, guess):
     """The tolerance at which one layer keeps about ``target`` non-zeros.
 
-    ``solve(epsilon, warm_start)`` returns ``(U, U_l1, record)`` with polishing off.
-    Warm starts come from the l1 solution at the largest smaller tolerance solved, which
-    is feasible. Returns ``(epsilon, U_l1, record)`` of the closest evaluation.
+    ``solve(epsilon, warm_start)`` returns ``(U, start, record)`` with polishing off.
+    Each solve starts where the solve at the nearest tolerance (in log) ended: the
+    secant's late steps are close to each other, and from the solver's state a close
+    program takes a fraction of the iterations. Returns ``(epsilon, start, record)`` of
+    the closest evaluation.
     """
     solved = {}
 
     def evaluate(theta):
         epsilon = float(np.exp(theta))
-        below = [e for e in solved if e < epsilon]
-        start = solved[max(below)][0] if below else None
-        _, U_l1, record = solve(epsilon, start)
-        solved[epsilon] = (U_l1, record)
-        return -float(record["nnz_after"]), (epsilon, U_l1, record)
+        nearest = min(solved, key=lambda e: abs(np.log(max(e, 1e-12)) - theta),
+                      default=None)
+        _, start, record = solve(epsilon, None if nearest is None else solved[nearest][0])
+        solved[epsilon] = (start, record)
+        for old in list(solved)[:-2]:  # solver states (n_samples x M) of the last two only
+            solved[old] = (start_weights(solved[old][0]), solved[old][1])
+        return -float(record["nnz_after"]), (epsilon, start, record)
 
     (_, _, result), _ = _secant_search(evaluate, np.log(guess), -float(target),
                                        tolerance=tolerance)
@@ -368,19 +373,19 @@ def _layer_job(index, inputs, weights, target, tolerance, guess, *, kind, option
     if cascade:
         # The tightest tolerance the cascade allows: if it already fits the budget,
         # the layer cannot use more weights.
-        _, U_l1, floor_record = solve(0.0, None)
+        _, floor_start, floor_record = solve(0.0, None)
         if floor_record["nnz_after"] <= target + tolerance:
-            epsilon, found = 0.0, (U_l1, floor_record)
+            epsilon, found = 0.0, (floor_start, floor_record)
         else:
             guess = max(guess, 1.5 * base_eps / max(target_norm, np.finfo(float).tiny))
     if epsilon is None:
-        epsilon, U_l1, search_record = _layer_to_nnz(solve, target, tolerance, guess)
-        found = (U_l1, search_record)
+        epsilon, search_start, search_record = _layer_to_nnz(solve, target, tolerance, guess)
+        found = (search_start, search_record)
     # The l1 solution found, polished (solving again would move its nnz).
-    U, U_l1, record = solve(epsilon, None, options, solved=found)
+    U, start, record = solve(epsilon, None, options, solved=found)
     if cascade:
         record["epsilon_floor"] = float(epsilon)
-    return index, U, U_l1, record, epsilon
+    return index, U, start, record, epsilon
 
 
 def _interpolate(curve_x, curve_nnz, wanted):

@@ -17,7 +17,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from ._network import layer_output
 from ._penalties import make_penalty, reweighted_penalty
 from ._program import LayerProgram, LayerSolution
-from ._solvers import solve_layer
+from ._solvers import solve_layer, start_weights
 from ._warnings import warn_user
 from ._weights import weighted_norm
 
@@ -32,9 +32,10 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
                sample_weight=None, penalty="l1", solved=None):
     """Build and solve one layer's program.
 
-    Returns ``(weights, l1_weights, record)``: the final (maybe polished) weights, the
-    l1 solution (the warm start for the next point of a path) and the layer's record.
-    ``solved``, the ``(l1_weights, record)`` of the same program solved before without
+    Returns ``(weights, start, record)``: the final (maybe polished) weights, the warm
+    start for the next solve of this layer (the l1 solution, with the ADMM's state when
+    there is one: see ``_solvers.state``) and the layer's record.
+    ``solved``, the ``(start, record)`` of the same program solved before without
     polishing, skips the solve: searches for a target size polish what they found, and
     solving again would move the number of non-zeros by the solver's tolerance.
     Runs in a worker: it does not warn (warnings do not cross process boundaries), the
@@ -46,11 +47,12 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
                            penalty=make_penalty(penalty, penalize_intercept))
     penalty_template = program.penalty
     if solved is not None:
-        U_l1, found = solved
+        earlier, found = solved
+        U_l1 = start_weights(earlier)
         solution = LayerSolution(
             weights=U_l1, solver=found["solver"], converged=found["converged"],
             n_iter=found["n_iter"], seconds=found["seconds"], check=program.check(U_l1),
-            message=found["message"], extra={"gap": found["gap"]})
+            message=found["message"], extra={"gap": found["gap"], "state": earlier})
         reweight_steps = 0  # already in the l1 solution
     else:
         solution = solve_layer(program, solver, warm_start=warm_start, warn=False,
@@ -63,6 +65,10 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
                                **(solver_options or {}))
         n_iter, seconds = n_iter + solution.n_iter, seconds + solution.seconds
     U, check = solution.weights, solution.check
+    # The next solve starts from this one's state; after reweighting, from the weights
+    # (the state's multipliers belong to the reweighted penalty).
+    state = solution.extra.get("state")
+    next_start = state if state is not None and not reweight else solution.weights
     if reweight:
         program.penalty = penalty_template
         check = program.check(U)  # l1 and the rest measured with the plain penalty
@@ -113,7 +119,7 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
         "inputs_kept": int(np.count_nonzero(np.any(U[:-1] != 0, axis=1))),
         "seconds": seconds,
     }
-    return U, solution.weights, record
+    return U, next_start, record
 
 
 def _layer_path_job(index, inputs, weights, epsilons, *, warm_start=None, solved=None,
@@ -124,10 +130,12 @@ def _layer_path_job(index, inputs, weights, epsilons, *, warm_start=None, solved
     """
     results = []
     for epsilon in epsilons:
-        U, U_l1, record = _solve_one(index, inputs, weights, epsilon=epsilon,
-                                     warm_start=warm_start, solved=solved, **options)
-        results.append((U, U_l1, record))
-        warm_start = U_l1
+        U, start, record = _solve_one(index, inputs, weights, epsilon=epsilon,
+                                      warm_start=warm_start, solved=solved, **options)
+        if results:  # only the last point keeps its solver state (n_samples x M arrays)
+            results[-1] = results[-1][:1] + (start_weights(results[-1][1]),) + results[-1][2:]
+        results.append((U, start, record))
+        warm_start = start
     return index, results
 
 
@@ -154,8 +162,9 @@ def prune_parallel(weights, inputs, kinds, epsilons, *, n_jobs=None, verbose=0,
 
     ``epsilons`` has shape (n_layers, n_points): each layer's relative tolerances along
     the path. Returns, per path point, the list of pruned layer weights, the list of
-    l1 solutions and the list of records. ``solved`` (one point only): per layer the
-    ``(l1 solution, record)`` of an unpolished run at the same tolerances, to polish.
+    l1 solutions (at the last point: warm starts, see :func:`_solve_one`) and the list of
+    records. ``solved`` (one point only): per layer the ``(start, record)`` of an
+    unpolished run at the same tolerances, to polish.
     """
     epsilons = np.atleast_2d(np.asarray(epsilons, dtype=float))
     n_layers, n_points = len(weights), epsilons.shape[1]

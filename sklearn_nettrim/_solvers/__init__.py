@@ -15,10 +15,11 @@ from .._program import LayerSolution
 from .._warnings import warn_user
 from . import admm, cvxpy
 from .cvxpy import NetTrimSolverError
+from .state import SolverState, start_weights
 
 SOLVERS = {admm.NAME: admm, cvxpy.NAME: cvxpy}
 
-__all__ = ["SOLVERS", "NetTrimSolverError", "solve_layer"]
+__all__ = ["SOLVERS", "NetTrimSolverError", "SolverState", "solve_layer", "start_weights"]
 
 
 def _exact_original(program):
@@ -32,6 +33,8 @@ def _exact_original(program):
 def solve_layer(program, solver="admm", *, warm_start=None, warn=True, **options):
     """Solve one layer's program with ``solver``; return a :class:`LayerSolution`.
 
+    ``warm_start`` is weights or a :class:`SolverState` (``extra["state"]`` of an
+    earlier ADMM solution of a program of the same shape, e.g. at another tolerance).
     A solver that stops before its tolerance is met returns its last iterate with
     ``converged=False`` and, if ``warn``, a :class:`~sklearn.exceptions.ConvergenceWarning`
     that says what constraint violation it reached.
@@ -58,11 +61,17 @@ def solve_layer(program, solver="admm", *, warm_start=None, warn=True, **options
             sub_U = sub.W.copy()
             message = "only the unpenalised intercept is left: kept as trained"
         else:
-            start_w = (None if warm_start is None
-                       else np.asarray(warm_start)[np.ix_(rows, cols)])
+            if isinstance(warm_start, SolverState):
+                start_w = (warm_start.restricted(rows, cols) if solver == admm.NAME
+                           else warm_start.weights[np.ix_(rows, cols)])
+            else:
+                start_w = (None if warm_start is None
+                           else np.asarray(warm_start)[np.ix_(rows, cols)])
             sub_U, n_iter, converged, message, extra = SOLVERS[solver].solve(
                 sub, warm_start=start_w, **options)
             extra.setdefault("gap", float("nan"))  # cvxpy: no certificate of ours
+            if "state" in extra:
+                extra["state"] = extra["state"].embedded(rows, cols, program.shape)
         U[np.ix_(rows, cols)] = sub_U
     check = program.check(U)
     seconds = time.perf_counter() - start

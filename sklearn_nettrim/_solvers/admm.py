@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from .._penalties import L1, SupportMask
 from .gap import dual_bound, relative_gap, tightened_multiplier
+from .state import SolverState
 
 NAME = "admm"
 
@@ -212,8 +213,10 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
     Parameters
     ----------
     program : LayerProgram
-    warm_start : ndarray of shape program.shape or None
-        Starting weights (default: the trained weights, which are feasible).
+    warm_start : ndarray of shape program.shape, SolverState or None
+        Starting weights (default: the trained weights, which are feasible), or where a
+        run on a nearby program ended (``extra["state"]`` of that run): its weights,
+        multipliers and penalties.
     max_iter : int
         Iteration cap; reaching it returns ``converged=False``.
     tol : float
@@ -280,6 +283,9 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
     G_inv = _inverse_spd(gram + kappa * np.eye(gram.shape[0])).astype(dtype, copy=False)
     A = A.astype(dtype, copy=False)
 
+    state = warm_start if isinstance(warm_start, SolverState) else None
+    if state is not None:
+        warm_start = state.weights
     U = (program.W if warm_start is None else np.asarray(warm_start)).astype(dtype, copy=True)
     U /= d[:, None]
     m = U.shape[1]
@@ -293,6 +299,16 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
     work = np.empty_like(AU)
     Z, Lz, spare = np.empty_like(AU), np.empty_like(AU), np.empty_like(AU)
     row_scale = scaled.row_scale(U.shape[0], U.shape[1])
+    if state is not None and state.Z.shape == AU.shape and state.suits(program.eps_abs):
+        # Restart where a nearby program's run ended: its penalties and multipliers (the
+        # multiplier of U = S back in the equilibrated variables, see SolverState).
+        rho = state.rho if rho is None else rho
+        if state.kappa != kappa:
+            kappa = state.kappa
+            G_inv = _inverse_spd(gram + kappa * np.eye(gram.shape[0])).astype(dtype,
+                                                                              copy=False)
+        np.add(state.Z, state.multiplier / rho, out=Dx, casting="unsafe")
+        Sx += state.subgradient * d[:, None] / (rho * kappa)
     if rho is None:
         rho = (1.0 if row_scale is None
                else _initial_rho(program.W, d, kappa, row_scale) * RHO_SCALE[_rho_key(program)])
@@ -433,6 +449,14 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
                 continue
         Dx, fD, Sx, fS = fD, Dx, fS, Sx
     weights = (S * d[:, None]).astype(program.dtype, copy=False)
+    # Where the run ended (the resolvents of the current state), to start a nearby
+    # program from.
+    cset.project_into(Dx, Z, work)
+    S_end = prox_s(Sx, rho)
+    end = SolverState(weights=(S_end * d[:, None]).astype(program.dtype, copy=False),
+                      Z=Z.copy(), multiplier=rho * (Dx - Z),
+                      subgradient=rho * kappa * (Sx - S_end) / d[:, None],
+                      rho=rho, kappa=kappa, eps_abs=program.eps_abs)
     if certify:
         # The certificate, in the program's own variables and precision (float64 sums).
         targets = T if program.kind == "linear" else program.Y
@@ -445,4 +469,5 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         f"stopped at max_iter={max_iter}: primal residual {float(r_norm):.3g},"
         f" dual residual {float(s_norm):.3g}, relative violation {violation:.3g},"
         f" optimality gap {gap:.3g}")
-    return weights, n_iter, converged, message, {"rho": rho, "bound": bound, "gap": gap}
+    return weights, n_iter, converged, message, {"rho": rho, "bound": bound, "gap": gap,
+                                                 "state": end}
