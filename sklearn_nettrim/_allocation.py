@@ -295,10 +295,18 @@ class _Search:
                 print(f"[NetTrim] epsilon {eps[0]:.4g}: sparsity {sparsity:.4f}", flush=True)
             return sparsity, (pruned, l1, records, eps)
 
+        # The first guess from the magnitude split: the first layer's (in cascade mode
+        # the later layers' tolerances follow from it), or the layers' guesses averaged
+        # in log by their sizes. On a digits 64-128-64-10 cascade at 90%: 0.477 for the
+        # 0.471 found, 3 solves instead of 6 from 0.1.
+        guesses = self.magnitude_guesses(magnitude_budgets(self.weights, budget))
+        sizes = [W[:-1].size for W in self.weights]
+        theta0 = (np.log(guesses[0]) if self.mode == "cascade"
+                  else float(np.average(np.log(guesses), weights=sizes)))
         # Below 1: at epsilon >= 1 a ReLU layer may vanish, and in cascade mode the
         # sparsity stops growing with epsilon there (later layers must repair it).
         (_, _, (pruned, l1, records, eps)), history = _secant_search(
-            evaluate, np.log(0.1), target, bounds=(np.log(1e-4), np.log(UNIFORM_MAX)))
+            evaluate, theta0, target, bounds=(np.log(1e-4), np.log(UNIFORM_MAX)))
         if self.mode == "parallel" and self.options["polish"]:
             pruned, _, records = prune_parallel(
                 self.weights, self.inputs, self.kinds, eps[:, None], n_jobs=self.n_jobs,
