@@ -33,8 +33,12 @@ at ``e`` in 0.05 and 0.3, ``m`` parallel and cascade, ``p`` False (the l1 progra
 and ``"output"`` (the default), against the summed dense lstsq refits of all its layers
 (targets <= 15x digits, <= 10x MNIST), with the iterations and the largest certified
 optimality gap of its layers. ``--cv`` adds ``NetTrimCV(mlp, epsilons=8, cv=5,
-n_jobs=1).fit(X, y)`` on MNIST (the cross-validation the package exists for), timed. The
-tables go to ``benchmarks/results/solvers.json``.
+n_jobs=1).fit(X, y)`` on MNIST (the cross-validation the package exists for), timed.
+``--targets`` times ``NetTrimTransformer(target_sparsity=0.9)`` in both modes (default
+allocation and polish) side by side with the one-shot peers at the same sparsity
+(magnitude with the global split and SparseGPT, each + sequential least-squares refit),
+with every pruned network's label agreement with the original on the calibration rows.
+The tables go to ``benchmarks/results/solvers.json``.
 
 How to run
 ----------
@@ -43,6 +47,7 @@ How to run
     python benchmarks/bench_solvers.py                   # digits and MNIST (about 20 min)
     python benchmarks/bench_solvers.py --quick           # digits only (about 5 min: cvxpy)
     python benchmarks/bench_solvers.py --datasets mnist --mnist-cvxpy-cols 5
+    python benchmarks/bench_solvers.py --targets --cv      # and target sizes, NetTrimCV
 
 Set ``OPENBLAS_NUM_THREADS`` to fix the BLAS threads (all timings share one setting).
 """
@@ -55,6 +60,7 @@ import warnings
 
 import numpy as np
 from _networks import load_network, mnist_5k
+from _peers import least_squares_refit, magnitude, sparsegpt
 from _results import environment_line, save_results
 from scipy import linalg
 from sklearn.exceptions import ConvergenceWarning
@@ -66,6 +72,7 @@ from sklearn_nettrim._network import (
     layer_inputs,
     layer_kinds,
     stacked_weights,
+    with_weights,
 )
 from sklearn_nettrim._program import LayerProgram
 from sklearn_nettrim._solvers import solve_layer
@@ -235,6 +242,53 @@ def layer_rows(name, results):
     return rows
 
 
+TARGETS = (0.9,)
+
+
+def time_targets(name, mlp, X, lstsq):
+    """Fits to a target size (default allocation and polish) against the peers' time.
+
+    Side by side at the same overall sparsity, in this process: Net-Trim in both modes,
+    and the one-shot peers (magnitude with the global split + sequential least-squares
+    refit; SparseGPT, uniform split, + the same refit). ``agree``: the fraction of
+    calibration rows whose predicted label is the original network's.
+    """
+    original = mlp.predict(X)
+    rows = []
+
+    def report(method, seconds, weights_or_model, sparsity):
+        model = (weights_or_model if hasattr(weights_or_model, "predict")
+                 else with_weights(mlp, weights_or_model))
+        agree = float(np.mean(model.predict(X) == original))
+        print(f"   {name}, target {target:.2f}, {method}: {seconds:.2f}s ="
+              f" {seconds / lstsq:.1f}x the dense lstsq refits; sparsity {sparsity:.4f},"
+              f" label agreement {agree:.4f}", flush=True)
+        rows.append([name, target, method, round(seconds, 2), round(seconds / lstsq, 1),
+                     round(sparsity, 4), round(agree, 4)])
+
+    for target in TARGETS:
+        for mode in MODES:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                start = time.perf_counter()
+                trim = NetTrimTransformer(FrozenEstimator(mlp), target_sparsity=target,
+                                          mode=mode, n_jobs=1).fit(X)
+                seconds = time.perf_counter() - start
+            report(f"Net-Trim {mode}", seconds, trim.estimator_, trim.sparsity_)
+        for method, prune in (
+                ("magnitude (global) + LS seq",
+                 lambda: least_squares_refit(mlp, magnitude(mlp, target, "global"), X)),
+                ("SparseGPT + LS seq",
+                 lambda: least_squares_refit(mlp, sparsegpt(mlp, X, target), X))):
+            start = time.perf_counter()
+            weights = prune()
+            seconds = time.perf_counter() - start
+            body = sum(W[:-1].size for W in weights)
+            zero = sum(int(np.count_nonzero(W[:-1] == 0)) for W in weights)
+            report(method, seconds, weights, zero / body)
+    return rows
+
+
 def time_cv(mlp, X, y, lstsq):
     """NetTrimCV on the network: 5 folds, 8 epsilons, n_jobs=1 (the default polish)."""
     with warnings.catch_warnings(record=True) as caught:
@@ -258,13 +312,16 @@ def main(argv=None):
     parser.add_argument("--mnist-cvxpy-cols", type=int, default=10,
                         help="MNIST: cvxpy (and ADMM alongside) solves the program of this"
                              " many firing neurons per layer (default 10): caps cvxpy's time")
+    parser.add_argument("--targets", action="store_true",
+                        help="also time fits to a target size against the peers (about"
+                             " 5 min with MNIST)")
     parser.add_argument("--cv", action="store_true",
                         help="MNIST: also time NetTrimCV (5 folds, 8 epsilons; ~10-30 min)")
     args = parser.parse_args(argv)
 
     print(environment_line())
     start = time.perf_counter()
-    layer_table, network_table, cv_table = [], [], []
+    layer_table, network_table, cv_table, target_table = [], [], [], []
     print(f"Net-Trim solver benchmark (python {sys.version.split()[0]}): ADMM vs cvxpy"
           " (CLARABEL) per layer, dense lstsq refit as yardstick\n")
     if "digits" in args.datasets:
@@ -273,6 +330,8 @@ def main(argv=None):
         summarize_digits(results)
         layer_table += layer_rows("digits", results)
         network_table += summarize_network("digits", *loaded, results, target=DIGITS_TARGET)
+        if args.targets:
+            target_table += time_targets("digits", *loaded, sum(r["lstsq"] for r in results))
         print()
     if "mnist" in args.datasets and not args.quick:
         loaded = load_network("mnist")
@@ -287,6 +346,9 @@ def main(argv=None):
             layer_table += layer_rows("mnist", results)
             network_table += summarize_network("mnist", *loaded, results,
                                                target=NETWORK_TARGET)
+            if args.targets:
+                target_table += time_targets("mnist", *loaded,
+                                             sum(r["lstsq"] for r in results))
             if args.cv:
                 y = mnist_5k()[1][:loaded[1].shape[0]]
                 cv_table += time_cv(*loaded, y, sum(r["lstsq"] for r in results))
@@ -308,16 +370,24 @@ def main(argv=None):
             {"title": "Per layer", "columns": LAYER_COLUMNS, "rows": layer_table,
              "note": "cols 'sub': the program of the first firing neurons of an MNIST"
                      " layer, where cvxpy can run."},
-            {"title": "Whole networks", "columns": ["network", "epsilon", "mode", "fit s",
+            {"title": "Whole networks", "columns": ["network", "epsilon", "mode", "polish",
+                                                    "fit s",
                                                     "lstsq s", "ratio", "sparsity",
                                                     "iterations", "max gap",
                                                     "ConvergenceWarnings"],
              "rows": network_table},
-        ] + ([{"title": "Cross-validation", "columns": ["network", "run", "seconds",
+        ] + ([{"title": "Target size", "columns": ["network", "target", "method",
+                                                   "seconds", "ratio to lstsq",
+                                                   "sparsity", "label agreement"],
+               "rows": target_table,
+               "note": "label agreement: calibration rows whose predicted label is the"
+                       " original network's"}] if target_table else [])
+          + ([{"title": "Cross-validation", "columns": ["network", "run", "seconds",
                                                         "ratio to lstsq", "epsilon_",
                                                         "ConvergenceWarnings"],
                "rows": cv_table}] if cv_table else []),
-        data={"layers": layer_table, "networks": network_table, "cv": cv_table})
+        data={"layers": layer_table, "networks": network_table, "cv": cv_table,
+              "targets": target_table})
 
 
 if __name__ == "__main__":

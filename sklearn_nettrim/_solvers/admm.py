@@ -6,9 +6,9 @@ Variables, all of them matrices so that every neuron of the layer is solved at o
 
 ``Z`` (n_samples x n_outputs) is projected onto the constraint set (the Frobenius ball
 around ``Y`` on Omega, clipping to ``<= V`` on Omega^c), ``S`` is soft-thresholded and
-``U`` is a ridge-like least-squares step. With the same penalty ``rho`` on both
-constraints (``kappa`` weighs the second), the U-step matrix ``A^T A + kappa I`` does not
-depend on ``rho``: it is inverted once per layer and the penalty can still adapt.
+``U`` is a ridge-like least-squares step. The two constraints carry the penalties ``rho``
+and ``rho kappa``; the U-step matrix ``A^T A + kappa I`` does not depend on ``rho``: it is
+inverted once per layer and the penalty can still adapt.
 """
 
 import contextlib
@@ -244,8 +244,8 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         Residuals cost an extra product with ``A``; they are measured every few iterations.
     compute_dtype : dtype
         Precision of the iterations (float32 by default, twice as fast; norms are summed
-        in float64). Safe: equilibrated columns and ``kappa = 1`` bound the condition
-        number of the U-step by ``1 + n_inputs``, and the stopping tolerances are far
+        in float64). Safe: equilibrated columns and ``kappa = 0.5`` bound the condition
+        number of the U-step by ``2 n_inputs + 3``, and the stopping tolerances are far
         above single precision. The weights come back in the program's dtype.
 
     Returns
