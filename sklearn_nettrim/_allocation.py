@@ -74,6 +74,11 @@ MAX_EVALUATIONS = 10
 #: layers of a digits 64-128-64-10 network at 90% (see ``_Search.magnitude_guesses``).
 GUESS_FACTOR = 1.5
 
+#: A layer's search stops within this fraction of its budget of non-zeros (and within
+#: the overall tolerance): late solves start from the nearest one's state, 10-20
+#: iterations each.
+BUDGET_TOLERANCE = 0.02
+
 #: Largest epsilon the uniform search tries.
 UNIFORM_MAX = 0.95
 
@@ -215,8 +220,15 @@ class _Search:
                    for i in range(n_layers)]
         return budgets, np.array(guesses)
 
-    def _tolerance(self, i):
-        return max(1.0, 0.8 * SPARSITY_TOLERANCE * self.weights[i][:-1].size)
+    def _tolerance(self, i, budget):
+        """How far a layer may land from its budget of non-zeros.
+
+        Within the overall tolerance, and within ``BUDGET_TOLERANCE`` of the budget
+        itself: at 90% the first layer of a digits network keeps ~600 weights, and 55
+        fewer cost its network 3.5 points of test accuracy in parallel mode.
+        """
+        return max(1.0, min(0.8 * SPARSITY_TOLERANCE * self.weights[i][:-1].size,
+                            BUDGET_TOLERANCE * budget))
 
     def _job_options(self, i):
         return dict(kind=self.kinds[i], options=self.options)
@@ -230,7 +242,7 @@ class _Search:
         n_layers = len(self.weights)
         if self.mode == "parallel":
             jobs = (delayed(_layer_job)(i, self.inputs[i], self.weights[i], budgets[i],
-                                        self._tolerance(i), guesses[i],
+                                        self._tolerance(i, budgets[i]), guesses[i],
                                         **self._job_options(i))
                     for i in range(n_layers))
             results = sorted(Parallel(n_jobs=self.n_jobs)(jobs), key=lambda r: r[0])
@@ -243,7 +255,8 @@ class _Search:
         for i, W in enumerate(self.weights):
             goal = budgets[i] + carry
             if i == 0:
-                _, U, _, record, epsilon = _layer_job(i, self.X, W, goal, self._tolerance(i),
+                _, U, _, record, epsilon = _layer_job(i, self.X, W, goal,
+                                                      self._tolerance(i, goal),
                                                       guesses[i], **self._job_options(i))
             else:
                 targets, upper, base = cascade_layer_terms(
@@ -251,7 +264,7 @@ class _Search:
                     self.sample_weight)
                 norm = weighted_norm(targets, self.sample_weight)
                 _, U, _, record, epsilon = _layer_job(
-                    i, pruned_input, W, goal, self._tolerance(i), guesses[i],
+                    i, pruned_input, W, goal, self._tolerance(i, goal), guesses[i],
                     targets=targets, upper_bound=upper, base_eps=base, target_norm=norm,
                     **self._job_options(i))
             record["mode"] = "cascade"
