@@ -306,10 +306,6 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         # Restart where a nearby program's run ended: its penalties and multipliers (the
         # multiplier of U = S back in the equilibrated variables, see SolverState).
         rho = state.rho if rho is None else rho
-        if state.kappa != kappa:
-            kappa = state.kappa
-            G_inv = _inverse_spd(gram + kappa * np.eye(gram.shape[0])).astype(dtype,
-                                                                              copy=False)
         np.add(state.Z, state.multiplier / rho, out=Dx, casting="unsafe")
         Sx += state.subgradient * d[:, None] / (rho * kappa)
     if rho is None:
@@ -459,7 +455,7 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
     end = SolverState(weights=(S_end * d[:, None]).astype(program.dtype, copy=False),
                       Z=Z.copy(), multiplier=rho * (Dx - Z),
                       subgradient=rho * kappa * (Sx - S_end) / d[:, None],
-                      rho=rho, kappa=kappa, eps_abs=program.eps_abs)
+                      rho=rho, eps_abs=program.eps_abs)
     if certify:
         # The certificate, in the program's own variables and precision (float64 sums).
         targets = T if program.kind == "linear" else program.Y

@@ -32,8 +32,8 @@ class SolverState:
         The multiplier of ``A U = Z``.
     subgradient : ndarray of shape (n_inputs + 1, n_outputs)
         The multiplier of ``U = S``: a subgradient of the penalty at ``weights``.
-    rho, kappa : float
-        The penalties it ran with.
+    rho : float
+        The penalty it ended with (``kappa`` is the solver's constant).
     eps_abs : float
         The tolerance of the program it solved.
     """
@@ -43,7 +43,6 @@ class SolverState:
     multiplier: np.ndarray
     subgradient: np.ndarray
     rho: float
-    kappa: float
     eps_abs: float
 
     def suits(self, eps_abs):
@@ -55,7 +54,7 @@ class SolverState:
         """The state of the sub-program on ``rows`` of the weights and ``cols`` outputs."""
         return SolverState(self.weights[np.ix_(rows, cols)], self.Z[:, cols],
                            self.multiplier[:, cols], self.subgradient[np.ix_(rows, cols)],
-                           self.rho, self.kappa, self.eps_abs)
+                           self.rho, self.eps_abs)
 
     def embedded(self, rows, cols, shape):
         """This sub-program state in the full program (zeros on the dropped parts)."""
@@ -68,8 +67,7 @@ class SolverState:
         return SolverState(full(self.weights, shape[0], rows),
                            full(self.Z, self.Z.shape[0], all_rows),
                            full(self.multiplier, self.Z.shape[0], all_rows),
-                           full(self.subgradient, shape[0], rows), self.rho, self.kappa,
-                           self.eps_abs)
+                           full(self.subgradient, shape[0], rows), self.rho, self.eps_abs)
 
 
 def start_weights(start):
