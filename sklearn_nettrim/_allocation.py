@@ -39,9 +39,10 @@ from ._modes import (
     report,
 )
 from ._network import layer_inputs, layer_output, network_arrays
+from ._polish import least_squares_on_support
 from ._program import LayerProgram
+from ._refine import _top_k
 from ._solvers import start_weights
-from ._solvers.support import SupportLeastSquares
 from ._warnings import warn_user
 from ._weights import weighted_norm
 
@@ -186,18 +187,12 @@ class _Search:
         """
         guesses = []
         for i, W in enumerate(self.weights):
-            keep = np.zeros(W.shape, dtype=bool)
-            keep[-1] = True
+            body = np.ones(W.shape, dtype=bool)
+            body[-1] = False
             k = int(min(max(round(budgets[i]), 0), W[:-1].size))
-            if k:
-                order = np.argsort(np.abs(W[:-1]), axis=None)[-k:]
-                keep[:-1].reshape(-1)[order] = True
             program = LayerProgram(self.inputs[i], W, kind=self.kinds[i], epsilon=0.0,
                                    sample_weight=self.sample_weight)
-            A = program.A
-            targets = (program.Y if program.kind == "linear" else
-                       np.where(program.omega, program.Y, np.minimum(A @ program.W, 0)))
-            U = SupportLeastSquares(A.T @ A, keep).solve(A.T @ targets)
+            U = least_squares_on_support(program, _top_k(W, body, k))
             guesses.append(GUESS_FACTOR * program.check(U).relative_error)
         return np.clip(np.nan_to_num(np.asarray(guesses), nan=0.1), 1e-3, UNIFORM_MAX)
 

@@ -171,9 +171,17 @@ def refit_on_support(program, U):
     """
     if program.kind == "linear":
         return polish_on_support(program, U)
+    return least_squares_on_support(program, U)
+
+
+def least_squares_on_support(program, U):
+    """Least squares on the support of ``U`` (and the intercept row) to the original
+    pre-activations: ``Y`` on Omega and ``min(A W, 0)`` on Omega^c for a ReLU layer,
+    the targets of a linear one. No constraint is enforced."""
     support = np.asarray(U) != 0
     support[-1] = True
     A = program.A
-    targets = np.where(program.omega, program.Y, np.minimum(A @ program.W, 0))
+    targets = (program.Y if program.kind == "linear"
+               else np.where(program.omega, program.Y, np.minimum(A @ program.W, 0)))
     return SupportLeastSquares(A.T @ A, support).solve(A.T @ targets).astype(
         program.dtype, copy=False)
