@@ -133,7 +133,8 @@ def _layer_path_job(index, inputs, weights, epsilons, *, warm_start=None, solved
         U, start, record = _solve_one(index, inputs, weights, epsilon=epsilon,
                                       warm_start=warm_start, solved=solved, **options)
         if results:  # only the last point keeps its solver state (n_samples x M arrays)
-            results[-1] = results[-1][:1] + (start_weights(results[-1][1]),) + results[-1][2:]
+            U_before, start_before, record_before = results[-1]
+            results[-1] = (U_before, start_weights(start_before), record_before)
         results.append((U, start, record))
         warm_start = start
     return index, results
