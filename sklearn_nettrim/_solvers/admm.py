@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 from .._penalties import L1, SupportMask
 from .gap import dual_bound, relative_gap, tightened_multiplier
 from .state import SolverState
+from .working_set import RowWorkingSet
 
 NAME = "admm"
 
@@ -115,17 +116,6 @@ def _sq_norm(X):
     return float(np.einsum("ij,ij->", X, X, dtype=np.float64))
 
 
-def _inverse_spd(G):
-    """Inverse of a symmetric positive definite matrix through its Cholesky factor.
-
-    The U-step then is one GEMM per iteration: on small layers this beats triangular
-    solves by a wide margin when numpy's and scipy's BLAS pools both run threads.
-    """
-    c, low = linalg.cho_factor(G, lower=True, check_finite=False)
-    inv = linalg.cho_solve((c, low), np.eye(G.shape[0], dtype=G.dtype), check_finite=False)
-    return (inv + inv.T) / 2
-
-
 #: Multiplier of :func:`_initial_rho` per program kind, measured on real layers:
 #: - linear (QR-reduced) programs: on 24 output and tanh layers (breast_cancer, digits,
 #:   wine; epsilon 0.02-0.3) 0.1 cut the iterations from 8910 to 3170 in all, with the
@@ -172,6 +162,10 @@ def _initial_rho(W, d, kappa, row_scale):
     return (float(np.median(row_scale[:-1][ok] / (0.1 * kappa * typical[ok]))) if ok.any()
             else 1.0)
 
+
+#: Every this many iterations the inputs deep in the dead zone leave the products
+#: (working_set.py).
+WORKING_SET_EVERY = 30
 
 #: Below this many multiply-adds per product with the layer matrix, ADMM runs with one
 #: BLAS thread: its matrices are too small to share. Measured on 2 cores with another
@@ -283,7 +277,6 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
     gram = A.T @ A  # also serves the certificate's tightened multiplier (gap.py)
     tighten_weights = (scaled.weight_array(A.shape[1]) if isinstance(scaled, L1) else None)
     kappa = KAPPA
-    G_inv = _inverse_spd(gram + kappa * np.eye(gram.shape[0])).astype(dtype, copy=False)
     A = A.astype(dtype, copy=False)
 
     state = warm_start if isinstance(warm_start, SolverState) else None
@@ -335,6 +328,8 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
                                               np.zeros_like(AU[:1]))):
         gap_scale = np.inf  # zero weights off the intercept: no certificate, old test
     certified = certify and np.isfinite(gap_scale)
+    # Only a certified run may leave inputs out: its stopping test checks them all.
+    working = RowWorkingSet(A, gram, kappa, tighten_weights if certified else None)
 
     def scaled_bound(multiplier):
         """The dual bound of a multiplier, in the equilibrated variables."""
@@ -352,6 +347,8 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         # only steers rho, so it is measured only when rho may change.
         balance = adaptive_rho and n_iter % (5 * check_every) == 0
         need_dual = measure and not certified
+        if n_iter % WORKING_SET_EVERY == 0:
+            working.shrink(Sx, 1.0 / (rho * kappa))
         # The resolvents of the state: Z = P(D), S = prox(S_hat); the scaled multipliers
         # Lz = D - Z and Ls = S_hat - S are formed only where they are read, which saves
         # passes over the n_samples x n_outputs arrays (they dominate on small layers).
@@ -360,8 +357,7 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         # The U-step from Z - Lz = 2 Z - D and S - Ls = 2 S - S_hat.
         np.multiply(Z, 2, out=work)
         work -= Dx
-        U = G_inv @ (A.T @ work + kappa * (2 * S - Sx))
-        np.matmul(A, U, out=AU)
+        U = working.u_step(work, kappa * (2 * S - Sx), AU)
         # The relaxed updates (Boyd et al. 2011, 3.4.3): D + alpha (A U - Z) is
         # alpha A U + (1 - alpha) Z + Lz, and the same for S_hat.
         np.subtract(AU, Z, out=fD)
@@ -393,7 +389,7 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
                                           rho * kappa * np.sqrt(_sq_norm(Ls)), dual_floor)
             if certified:
                 # Stop on what is returned: S feasible to tol, and certified near optimal.
-                np.matmul(A, S, out=work)
+                working.product(S, work)
                 violation = cset.violation(work, spare) / gap_scale
                 if violation <= tol or balance:
                     multiplier = rho * Lz
@@ -411,6 +407,7 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
                     if violation <= tol and gap <= gap_tol:
                         converged = True
                         break
+                    working.grow(multiplier)
             elif r_norm <= eps_pri and s_norm <= eps_dual:
                 converged = True
                 break
