@@ -113,13 +113,16 @@ class _Search:
                  penalty="l1"):
         self.weights, self.X, self.kinds, self.activation = network_arrays(mlp, X)
         self.mode, self.gamma, self.n_jobs, self.verbose = mode, gamma, n_jobs, verbose
-        solver_options = {"max_iter": max_iter, "tol": tol} if solver == "admm" else {}
+        # Searches solve nearby programs: every solve keeps its state (see _solvers.state).
+        solver_options = ({"max_iter": max_iter, "tol": tol, "keep_state": True}
+                          if solver == "admm" else {})
         self.options = dict(solver=solver, solver_options=solver_options,
                             penalize_intercept=penalize_intercept, polish=polish,
                             reweight=reweight, sample_weight=sample_weight, penalty=penalty)
         self.sample_weight = sample_weight
         self.search_options = dict(
-            solver="admm", solver_options={"max_iter": max_iter, "tol": max(tol, SEARCH_TOL)},
+            solver="admm", solver_options={"max_iter": max_iter, "tol": max(tol, SEARCH_TOL),
+                                          "keep_state": True},
             penalize_intercept=penalize_intercept, polish="refit" if polish else False,
             penalty=penalty)
         self.total = sum(W[:-1].size for W in self.weights)

@@ -64,7 +64,11 @@ def _prune_points(mlp, X, epsilons, *, mode, solver, gamma, penalize_intercept, 
     """The pruning of :func:`prune_grid`, before any fine-tuning."""
     weights, X, kinds, activation = network_arrays(mlp, X)
     epsilons = np.asarray(epsilons, dtype=float)
-    solver_options = {"max_iter": max_iter, "tol": tol} if solver == "admm" else {}
+    # Along a warm-started grid the next solve may start from this one's state; a single
+    # fit has no use for it (two n_samples x n_outputs arrays per layer).
+    keep_state = bool(warm_start) and epsilons.shape[1] > 1
+    solver_options = ({"max_iter": max_iter, "tol": tol, "keep_state": keep_state}
+                      if solver == "admm" else {})
     options = dict(solver=solver, solver_options=solver_options,
                    penalize_intercept=penalize_intercept, polish=polish, reweight=reweight,
                    sample_weight=sample_weight, penalty=penalty)

@@ -224,7 +224,7 @@ def test_a_nearby_tolerance_restarts_from_the_solver_state(digits_layers):
     same answer, certified, in a fraction of the iterations the weights alone need."""
     from_weights, from_state = 0, 0
     for inputs, W in digits_layers[:2]:
-        first = solve_layer(LayerProgram(inputs, W, epsilon=0.2), "admm")
+        first = solve_layer(LayerProgram(inputs, W, epsilon=0.2), "admm", keep_state=True)
         state = first.extra["state"]
         assert state.weights.shape == W.shape  # in the full program, not the sub-program
         np.testing.assert_array_equal(state.weights, first.weights)
@@ -240,9 +240,18 @@ def test_a_nearby_tolerance_restarts_from_the_solver_state(digits_layers):
     assert from_state <= 0.6 * from_weights  # measured: 100 against 250
 
 
+def test_a_single_solve_keeps_no_state_unless_asked(digits_layers):
+    inputs, W = digits_layers[1]
+    program = LayerProgram(inputs, W, epsilon=0.2)
+    plain = solve_layer(program, "admm")
+    kept = solve_layer(program, "admm", keep_state=True)
+    assert "state" not in plain.extra
+    np.testing.assert_array_equal(plain.weights, kept.weights)  # the same run
+
+
 def test_a_far_tolerance_restarts_from_the_weights_only(digits_layers):
     inputs, W = digits_layers[1]
-    first = solve_layer(LayerProgram(inputs, W, epsilon=0.1), "admm")
+    first = solve_layer(LayerProgram(inputs, W, epsilon=0.1), "admm", keep_state=True)
     program = LayerProgram(inputs, W, epsilon=0.3)  # 3x: the state is not used
     plain = solve_layer(program, "admm", warm_start=first.weights)
     warm = solve_layer(program, "admm", warm_start=first.extra["state"])

@@ -34,7 +34,8 @@ def solve_layer(program, solver="admm", *, warm_start=None, warn=True, **options
     """Solve one layer's program with ``solver``; return a :class:`LayerSolution`.
 
     ``warm_start`` is weights or a :class:`SolverState` (``extra["state"]`` of an
-    earlier ADMM solution of a program of the same shape, e.g. at another tolerance).
+    earlier ADMM solution of a program of the same shape, e.g. at another tolerance,
+    solved with ``keep_state=True``).
     A solver that stops before its tolerance is met returns its last iterate with
     ``converged=False`` and, if ``warn``, a :class:`~sklearn.exceptions.ConvergenceWarning`
     that says what constraint violation it reached.

@@ -196,7 +196,8 @@ def solve(program, **options):
 
 def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
           adaptive_rho=True, alpha=1.75, check_every=10, dual_tol=None,
-          compute_dtype=np.float32, penalty=None, fit_targets=False, gap_tol=3e-3):
+          compute_dtype=np.float32, penalty=None, fit_targets=False, gap_tol=3e-3,
+          keep_state=False):
     """Solve ``program`` with batched ADMM.
 
     The S-step is the prox of ``penalty`` (default ``program.penalty``), expressed in the
@@ -244,6 +245,10 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         in float64). Safe: equilibrated columns and ``kappa = 0.5`` bound the condition
         number of the U-step by ``2 n_inputs + 3``, and the stopping tolerances are far
         above single precision. The weights come back in the program's dtype.
+    keep_state : bool
+        Return where the run ended (``extra["state"]``, a :class:`SolverState`: two
+        n_samples x n_outputs arrays) to start a nearby program from; paths and target
+        searches ask for it, a single fit does not.
 
     Returns
     -------
@@ -445,14 +450,16 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
                 continue
         Dx, fD, Sx, fS = fD, Dx, fS, Sx
     weights = (S * d[:, None]).astype(program.dtype, copy=False)
-    # Where the run ended (the resolvents of the current state), to start a nearby
-    # program from.
-    cset.project_into(Dx, Z, work)
-    S_end = prox_s(Sx, rho)
-    end = SolverState(weights=(S_end * d[:, None]).astype(program.dtype, copy=False),
-                      Z=Z.copy(), multiplier=rho * (Dx - Z),
-                      subgradient=rho * kappa * (Sx - S_end) / d[:, None],
-                      rho=rho, eps_abs=program.eps_abs)
+    extra = {"rho": rho}
+    if keep_state:
+        # Where the run ended (the resolvents of the current state), to start a nearby
+        # program from.
+        cset.project_into(Dx, Z, work)
+        S_end = prox_s(Sx, rho)
+        extra["state"] = SolverState(
+            weights=(S_end * d[:, None]).astype(program.dtype, copy=False), Z=Z.copy(),
+            multiplier=rho * (Dx - Z), subgradient=rho * kappa * (Sx - S_end) / d[:, None],
+            rho=rho, eps_abs=program.eps_abs)
     if certify:
         # The certificate, in the program's own variables and precision (float64 sums).
         targets = T if program.kind == "linear" else program.Y
@@ -465,5 +472,5 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         f"stopped at max_iter={max_iter}: primal residual {float(r_norm):.3g},"
         f" dual residual {float(s_norm):.3g}, relative violation {violation:.3g},"
         f" optimality gap {gap:.3g}")
-    return weights, n_iter, converged, message, {"rho": rho, "bound": bound, "gap": gap,
-                                                 "state": end}
+    extra.update(bound=bound, gap=gap)
+    return weights, n_iter, converged, message, extra
