@@ -52,7 +52,7 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
         solution = LayerSolution(
             weights=U_l1, solver=found["solver"], converged=found["converged"],
             n_iter=found["n_iter"], seconds=found["seconds"], check=program.check(U_l1),
-            message=found["message"], extra={"gap": found["gap"], "state": earlier})
+            message=found["message"], extra={"gap": found["gap"]})
         reweight_steps = 0  # already in the l1 solution
     else:
         solution = solve_layer(program, solver, warm_start=warm_start, warn=False,
@@ -65,9 +65,10 @@ def _solve_one(index, inputs, weights, *, kind, epsilon, relative=True, targets=
                                **(solver_options or {}))
         n_iter, seconds = n_iter + solution.n_iter, seconds + solution.seconds
     U, check = solution.weights, solution.check
-    # The next solve starts from this one's state; after reweighting, from the weights
-    # (the state's multipliers belong to the reweighted penalty).
-    state = solution.extra.get("state")
+    # The next solve starts from this one's state (a polished earlier solve: from that
+    # solve's start, state or weights); after reweighting, from the weights (the state's
+    # multipliers belong to the reweighted penalty).
+    state = earlier if solved is not None else solution.extra.get("state")
     next_start = state if state is not None and not reweight else solution.weights
     if reweight:
         program.penalty = penalty_template
