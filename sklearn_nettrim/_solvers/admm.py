@@ -14,7 +14,6 @@ inverted once per layer and the penalty can still adapt.
 import contextlib
 
 import numpy as np
-from scipy import linalg
 from threadpoolctl import threadpool_limits
 
 from .._penalties import L1, SupportMask

@@ -72,6 +72,9 @@ class RowWorkingSet:
         self.G_inv = inverse_spd(G + self.kappa * np.eye(G.shape[0])).astype(
             self.A_full.dtype, copy=False)
         self.A = np.ascontiguousarray(self.A_full[:, rows]) if self.reduced else self.A_full
+        # The dropped columns, for grow's dual check at every certificate evaluation.
+        self.A_dropped = (np.ascontiguousarray(self.A_full[:, ~self.active]) if self.reduced
+                          else None)
 
     def u_step(self, work, rhs, AU):
         """``U`` minimising the U-step on the working set (zero elsewhere); ``A U`` into AU.
@@ -104,7 +107,7 @@ class RowWorkingSet:
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.abs(S_hat) / (threshold_scale * self.weights)
         dead = self.active & ~self.fixed & (np.max(ratio, axis=1) <= DROP_LEVEL)
-        if dead.sum() < MIN_SHRINK * self.active.sum():
+        if not dead.any() or dead.sum() < MIN_SHRINK * self.active.sum():
             return False
         self.active &= ~dead
         S_hat[dead] = 0
@@ -116,7 +119,7 @@ class RowWorkingSet:
         if not self.reduced:
             return False
         dropped = np.flatnonzero(~self.active)
-        G = np.abs(self.A_full[:, dropped].T @ multiplier)
+        G = np.abs(self.A_dropped.T @ multiplier)
         with np.errstate(divide="ignore", invalid="ignore"):
             back = np.max(G / self.weights[dropped], axis=1) > GROW_LEVEL
         if not back.any():
