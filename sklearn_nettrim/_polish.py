@@ -26,7 +26,9 @@ from scipy import linalg
 from ._penalties import SupportMask
 from ._solvers import admm
 from ._solvers.anderson import AndersonAccelerator
-from ._solvers.support import SupportLeastSquares
+# least_squares_on_support is also re-exported here for _allocation.py, until it imports
+# it from ._solvers.support.
+from ._solvers.support import SupportLeastSquares, least_squares_on_support
 
 
 def _lstsq(A, b):
@@ -173,15 +175,3 @@ def refit_on_support(program, U):
         return polish_on_support(program, U)
     return least_squares_on_support(program, U)
 
-
-def least_squares_on_support(program, U):
-    """Least squares on the support of ``U`` (and the intercept row) to the original
-    pre-activations: ``Y`` on Omega and ``min(A W, 0)`` on Omega^c for a ReLU layer,
-    the targets of a linear one. No constraint is enforced."""
-    support = np.asarray(U) != 0
-    support[-1] = True
-    A = program.A
-    targets = (program.Y if program.kind == "linear"
-               else np.where(program.omega, program.Y, np.minimum(A @ program.W, 0)))
-    return SupportLeastSquares(A.T @ A, support).solve(A.T @ targets).astype(
-        program.dtype, copy=False)

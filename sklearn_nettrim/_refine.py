@@ -26,6 +26,11 @@ from scipy import linalg
 
 from ._penalties import L1
 from ._polish import polish_outputs, relu_output_loss
+from ._solvers.support import top_k
+
+#: The former private name, for _allocation.py until it imports top_k from
+#: ._solvers.support.
+_top_k = top_k
 
 #: ADMM of the refinement: iteration cap, the first ``rho`` relative to the mean
 #: eigenvalue of the equilibrated ``A^T A`` (1), its growth every ``RHO_EVERY``
@@ -70,19 +75,6 @@ def budget_mask(program, U):
     return allowed, budgeted & allowed, k
 
 
-def _top_k(X, budgeted, k):
-    """``X`` with all but the ``k`` largest |entries| among ``budgeted`` set to zero."""
-    out = X * ~budgeted
-    values = np.abs(X[budgeted])
-    if k > 0:
-        keep = np.zeros(values.size, dtype=bool)
-        keep[np.argpartition(-values, min(k, values.size) - 1)[:k]] = True
-        chosen = np.zeros(X.shape, dtype=bool)
-        chosen[budgeted] = keep
-        out[chosen] = X[chosen]
-    return out
-
-
 def refine_support(program, U, *, max_iter=MAX_ITER, rho_start=RHO_START,
                    compute_dtype=np.float32):
     """A support of the same size as ``U``'s with a smaller output loss, fitted.
@@ -112,7 +104,7 @@ def refine_support(program, U, *, max_iter=MAX_ITER, rho_start=RHO_START,
         off = (~omega).astype(dtype)
         rhs_fixed = A.T @ (T.astype(dtype) * on)
     U = (np.asarray(U, dtype=dtype) / d[:, None].astype(dtype)) * allowed
-    D = _top_k(U, budgeted, k)
+    D = top_k(U, budgeted, k)
     L = np.zeros_like(U)
     support = D != 0
     rho = rho_start
@@ -124,7 +116,7 @@ def refine_support(program, U, *, max_iter=MAX_ITER, rho_start=RHO_START,
             rhs += A.T @ (np.minimum(A @ U, 0) * off)
         U = Q @ ((Q.T @ rhs) / (eigenvalues + rho).astype(dtype)[:, None])
         U *= allowed
-        D = _top_k(U + L, budgeted, k)
+        D = top_k(U + L, budgeted, k)
         L += U - D
         new_support = D != 0
         changed += int(np.count_nonzero(new_support != support))

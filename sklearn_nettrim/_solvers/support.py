@@ -1,8 +1,12 @@
-"""Least squares on a support per output column, through one shared Gram matrix.
+"""Supports: least squares on a support per output column, and the k largest entries.
 
 Both the output polish (the weights on a fixed support) and the certificate's tightened
 multiplier (the least change that meets the optimality conditions on a support) solve
-one small system ``G[s_j, s_j] x = b[s_j]`` per output column ``j``.
+one small system ``G[s_j, s_j] x = b[s_j]`` per output column ``j``
+(:class:`SupportLeastSquares`); :func:`least_squares_on_support` is the unconstrained
+refit of a layer on a support (``polish="refit"``, the budget search's starts), and
+:func:`top_k` the projection on at most ``k`` non-zeros (the support refinement, the
+budget search).
 """
 
 import numpy as np
@@ -36,3 +40,29 @@ class SupportLeastSquares:
             if rows.size:
                 U[rows, j] = linalg.cho_solve(factor, rhs[rows, j], check_finite=False)
         return U
+
+
+def least_squares_on_support(program, U):
+    """Least squares on the support of ``U`` (and the intercept row) to the original
+    pre-activations: ``Y`` on Omega and ``min(A W, 0)`` on Omega^c for a ReLU layer,
+    the targets of a linear one. No constraint is enforced."""
+    support = np.asarray(U) != 0
+    support[-1] = True
+    A = program.A
+    targets = (program.Y if program.kind == "linear"
+               else np.where(program.omega, program.Y, np.minimum(A @ program.W, 0)))
+    return SupportLeastSquares(A.T @ A, support).solve(A.T @ targets).astype(
+        program.dtype, copy=False)
+
+
+def top_k(X, budgeted, k):
+    """``X`` with all but the ``k`` largest |entries| among ``budgeted`` set to zero."""
+    out = X * ~budgeted
+    values = np.abs(X[budgeted])
+    if k > 0:
+        keep = np.zeros(values.size, dtype=bool)
+        keep[np.argpartition(-values, min(k, values.size) - 1)[:k]] = True
+        chosen = np.zeros(X.shape, dtype=bool)
+        chosen[budgeted] = keep
+        out[chosen] = X[chosen]
+    return out
