@@ -57,9 +57,20 @@ def subsample(X, max_samples, random_state):
 
 
 def _drawn_rows(n, max_samples, random_state):
-    """The sorted rows ``max_samples`` draws out of ``n``, or None for all of them."""
+    """The sorted rows ``max_samples`` draws out of ``n``, or None for all of them.
+
+    Booleans are refused: ``True`` is an ``Integral`` equal to 1 (scikit-learn's
+    ``Interval(Integral, ...)`` constraint accepts it) and would prune on a single row,
+    which sets every weight to zero.
+    """
     if max_samples is None:
         return None
+    if isinstance(max_samples, (bool, np.bool_)):
+        raise ValueError(
+            f"max_samples must be an int (a number of rows), a float in (0, 1] (a"
+            f" fraction of the rows) or None (all rows), got the boolean {max_samples!r}."
+            " max_samples=True would calibrate on a single row; pass max_samples=None to"
+            " use all rows.")
     k = int(max_samples) if isinstance(max_samples, Integral) else int(np.ceil(max_samples * n))
     if k >= n:
         return None
@@ -263,6 +274,11 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         ``safe_sparse_dot``) and memory shrinks with the sparsity. Prediction gets faster
         only for layers above about 90% sparsity on a typical CPU; below that a
         UserWarning says so. Returns ``self``.
+
+        skl2onnx cannot convert an MLP with sparse ``coefs_`` (it fails with
+        ``AttributeError: 'csr_matrix' object has no attribute 'ravel'``): export with
+        ``sklearn_nettrim.to_onnx(self, X)``, which converts a dense copy, or call
+        :meth:`densify` first.
         """
         check_is_fitted(self)
         dense_layers = [i for i, W in enumerate(self.estimator_.coefs_)
@@ -270,7 +286,9 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         if dense_layers:
             warn_user(
                 f"layers {dense_layers} are less than {SPARSE_GAIN_THRESHOLD:.0%} sparse:"
-                " sparse storage saves memory there but makes prediction slower.")
+                " sparse storage saves memory there but makes prediction slower."
+                " (ONNX export needs dense weights: use sklearn_nettrim.to_onnx, or"
+                " densify() first.)")
         self.estimator_.coefs_ = [sp.csr_matrix(W) for W in self.estimator_.coefs_]
         share_best_weights(self.estimator_)
         return self
