@@ -1,50 +1,60 @@
-"""Pruning to a target size: how a budget of non-zero weights is split across layers.
+"""Pruning to a target size: tolerance policies that split a budget of non-zeros.
 
 A user asks for "90% of the weights gone". One relative epsilon for every layer prunes a
 small layer about as hard as a big one, although the big first layer holds most of the
-weights and the small last layers most of the accuracy. Two allocations:
+weights and the small last layers most of the accuracy. The ``allocation`` parameter
+chooses how the budget is split; each choice drives the engine (:mod:`._engine`) with a
+tolerance policy:
 
-``"output"`` (default)
+``"magnitude"``
+    Every layer gets the non-zeros that one global threshold on the trained ``|w|``
+    keeps; each layer's tolerance is then searched for its share
+    (:class:`BudgetSearch`: a secant search per layer, warm-started solves).
+``"output"``
     Every layer's warm-started Net-Trim path over a grid of tolerances (layers
-    independent, as in parallel mode, on a subsample of the calibration rows), each point
-    scored by how far the network's final pre-activations move when that layer ALONE is
-    pruned there. One price per non-zero weight, shared by all layers (the Lagrangian
-    reading of ``min sum_l err_l  s.t.  sum_l nnz_l <= budget``, which is what a global
-    magnitude threshold does with |w| as the error), picks each layer's point. Then one
-    layer's tolerance is moved on all the calibration rows until the overall sparsity is
-    on target. In cascade mode the chosen tolerances are the layers' floors (see
-    :func:`~sklearn_nettrim._prune.prune_cascade`) and one common scale of them is
-    searched instead.
+    independent, on a subsample of the calibration rows), each point scored by how far
+    the network's final pre-activations move when that layer ALONE is pruned there. One
+    price per non-zero weight, shared by all layers (the Lagrangian reading of
+    ``min sum_l err_l  s.t.  sum_l nnz_l <= budget``, which is what a global magnitude
+    threshold does with |w| as the error), picks each layer's share; then as
+    ``"magnitude"``.
 ``"uniform"``
     One relative epsilon for every layer (cascade mode: for the first layer, later
-    layers from ``gamma``), found by a secant search.
+    layers from ``gamma``), found by a secant search over whole traversals.
+``"auto"``
+    ``"uniform"`` in cascade mode, ``"magnitude"`` in parallel mode
+    (:func:`resolve_allocation`; the fitted ``allocation_`` says which).
 
-Every layer is still a Net-Trim program with its own epsilon, so every layer keeps its
-guarantee and :func:`check_certificate` checks it; only the tolerances were chosen for the
-user.
+In cascade mode the per-layer searches run layer after layer: a later layer's searched
+value is the floor of its tolerance (see :func:`~._engine.cascade_problem`) and its
+unused share passes to the next layer. Every layer is still a Net-Trim program with its
+own epsilon, so every layer keeps its guarantee and :func:`check_certificate` checks it;
+only the tolerances were chosen for the user.
 """
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.parallel import Parallel, delayed
 
-from ._modes import (
-    _solve_one,
-    cascade_layer_terms,
-    prune_cascade,
-    prune_parallel,
+from ._engine import (
+    FinishFound,
+    FixedTolerances,
+    Network,
+    final_weights,
+    finish,
     report,
+    solve_l1,
+    traverse,
 )
-from ._network import layer_inputs, layer_output, network_arrays
+from ._network import layer_inputs
 from ._polish import least_squares_on_support
 from ._program import LayerProgram
 from ._refine import _top_k
-from ._solvers import start_weights
+from ._spec import SolverSpec, records_nnz
 from ._warnings import warn_user
-from ._weights import weighted_norm
 
 ALLOCATIONS = ("auto", "magnitude", "output", "uniform")
 
@@ -88,10 +98,6 @@ UNIFORM_MAX = 0.95
 CASCADE_PASSES = 3
 
 
-def _nnz(records):
-    return sum(r["nnz_after"] for r in records)
-
-
 def final_preactivations(weights, h, activation, start=0, replacement=None):
     """The last layer's pre-activations from layer ``start``'s input ``h``.
 
@@ -105,31 +111,32 @@ def final_preactivations(weights, h, activation, start=0, replacement=None):
     return z
 
 
-class _Search:
-    """The network, its calibration data and the solve options of one target search."""
+def resolve_allocation(allocation, mode):
+    """The allocation ``"auto"`` stands for in ``mode`` (others are themselves).
 
-    def __init__(self, mlp, X, *, mode, gamma, solver, penalize_intercept, polish,
-                 max_iter, tol, n_jobs, verbose, reweight=0, sample_weight=None,
-                 penalty="l1"):
-        self.weights, self.X, self.kinds, self.activation = network_arrays(mlp, X)
-        self.mode, self.gamma, self.n_jobs, self.verbose = mode, gamma, n_jobs, verbose
-        # Searches solve nearby programs: every solve keeps its state (see _solvers.state).
-        solver_options = ({"max_iter": max_iter, "tol": tol, "keep_state": True}
-                          if solver == "admm" else {})
-        self.options = dict(solver=solver, solver_options=solver_options,
-                            penalize_intercept=penalize_intercept, polish=polish,
-                            reweight=reweight, sample_weight=sample_weight, penalty=penalty)
-        self.sample_weight = sample_weight
-        self.search_options = dict(
-            solver="admm", solver_options={"max_iter": max_iter, "tol": max(tol, SEARCH_TOL),
-                                          "keep_state": True},
-            penalize_intercept=penalize_intercept, polish="refit" if polish else False,
-            penalty=penalty)
-        self.total = sum(W[:-1].size for W in self.weights)
-        self.inputs = layer_inputs(self.weights, self.X, self.activation)
+    Measured (digits, MNIST-5k at 90% and 95%): in cascade mode one epsilon meets the
+    target and is as accurate; per-layer shares need passes and can stop short.
+    """
+    if allocation not in ALLOCATIONS:
+        raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}.")
+    if allocation == "auto":
+        return "uniform" if mode == "cascade" else "magnitude"
+    return allocation
+
+
+class TargetSearch:
+    """The network, its calibration data and the options of one target-size search."""
+
+    def __init__(self, network, options):
+        self.network = network
+        self.options = options
+        # Searches solve nearby programs: every solve keeps its state (_solvers.state).
+        # Intermediate layers are not reported; prune_to_sparsity reports the final ones.
+        self.search_options = options.with_(solver_keep_state=True, verbose=0)
+        self.total = network.size
 
     def sparsity(self, records):
-        return 1.0 - _nnz(records) / self.total
+        return 1.0 - records_nnz(records) / self.total
 
     # ------------------------------------------------------------ allocation search
     def layer_paths(self, rows):
@@ -139,30 +146,36 @@ class _Search:
         is the squared change of the final pre-activations when that layer alone is
         pruned, relative to their squared norm.
         """
-        inputs = layer_inputs(self.weights, self.X[rows], self.activation)
-        weight = None if self.sample_weight is None else self.sample_weight[rows]
-        options = dict(self.search_options, sample_weight=weight)
+        net = self.network
+        X = net.X[rows]
+        sub = Network(net.weights, X, net.kinds, net.activation,
+                      layer_inputs(net.weights, X, net.activation))
+        weight = (None if self.options.sample_weight is None
+                  else self.options.sample_weight[rows])
+        options = self.options.with_(
+            mode="parallel", solver=SolverSpec("admm", self.options.solver.max_iter,
+                                               max(self.options.solver.tol, SEARCH_TOL),
+                                               keep_state=True),
+            polish="least_squares" if self.options.polish else None, reweight=0,
+            sample_weight=weight, verbose=0)
         row_weight = 1.0 if weight is None else np.asarray(weight)[:, None]
-        n_layers = len(self.weights)
+        n_layers = net.n_layers
         grid = np.r_[0.0, SEARCH_GRID]
         eps = np.tile(grid, (n_layers, 1))
-        exact, _, exact_records = prune_parallel(
-            self.weights, inputs, self.kinds, eps[:, :1], n_jobs=self.n_jobs,
-            **dict(options, polish=False))
-        pruned, _, records = prune_parallel(self.weights, inputs, self.kinds, eps[:, 1:],
-                                            n_jobs=self.n_jobs, **options)
-        pruned, records = exact + pruned, exact_records + records
-        reference = final_preactivations(self.weights, inputs[0], self.activation)
+        exact = traverse(sub, FixedTolerances(eps[:, :1]), options.with_(polish=None))
+        pruned = traverse(sub, FixedTolerances(eps[:, 1:]), options)
+        results = [exact[i] + pruned[i] for i in range(n_layers)]
+        reference = final_preactivations(net.weights, sub.inputs[0], net.activation)
         scale = max(float(np.sum(row_weight * reference ** 2)), np.finfo(float).tiny)
         nnz = np.empty(eps.shape)
         shift = np.empty(eps.shape)
         for k in range(grid.size):
             for i in range(n_layers):
-                nnz[i, k] = records[k][i]["nnz_after"]
-                moved = final_preactivations(self.weights, inputs[i], self.activation, i,
-                                             pruned[k][i])
+                nnz[i, k] = results[i][k].record.nnz_after
+                moved = final_preactivations(net.weights, sub.inputs[i], net.activation, i,
+                                             results[i][k].weights)
                 shift[i, k] = float(np.sum(row_weight * (moved - reference) ** 2)) / scale
-        if self.verbose:
+        if self.options.verbose:
             for i in range(n_layers):
                 print(f"[NetTrim] allocation path, layer {i}: nnz "
                       + " ".join(str(int(n)) for n in nnz[i]) + "; output shift "
@@ -172,10 +185,11 @@ class _Search:
     def capacity(self):
         """Non-zeros each layer keeps at epsilon 0 (silent inputs and dead units dropped)."""
         counts = []
-        for i, W in enumerate(self.weights):
-            silent = ~np.any(self.inputs[i] != 0, axis=0)
-            if self.kinds[i] == "relu":
-                dead = ~np.any(self.inputs[i] @ W[:-1] + W[-1] > 0, axis=0)
+        for i, W in enumerate(self.network.weights):
+            inputs = self.network.inputs[i]
+            silent = ~np.any(inputs != 0, axis=0)
+            if self.network.kinds[i] == "relu":
+                dead = ~np.any(inputs @ W[:-1] + W[-1] > 0, axis=0)
             else:
                 dead = np.zeros(W.shape[1], dtype=bool)
             counts.append(np.count_nonzero(W[:-1][~silent][:, ~dead]))
@@ -189,12 +203,12 @@ class _Search:
         at a tolerance keeps more weights than magnitude pruning with the same error).
         """
         guesses = []
-        for i, W in enumerate(self.weights):
+        for i, W in enumerate(self.network.weights):
             body = np.ones(W.shape, dtype=bool)
             body[-1] = False
             k = int(min(max(round(budgets[i]), 0), W[:-1].size))
-            program = LayerProgram(self.inputs[i], W, kind=self.kinds[i], epsilon=0.0,
-                                   sample_weight=self.sample_weight)
+            program = LayerProgram(self.network.inputs[i], W, kind=self.network.kinds[i],
+                                   epsilon=0.0, sample_weight=self.options.sample_weight)
             U = least_squares_on_support(program, _top_k(W, body, k))
             guesses.append(GUESS_FACTOR * program.check(U).relative_error)
         return np.clip(np.nan_to_num(np.asarray(guesses), nan=0.1), 1e-3, UNIFORM_MAX)
@@ -202,11 +216,11 @@ class _Search:
     def output_budgets(self, budget, random_state):
         """Per-layer non-zeros from the shared price, and first guesses of the tolerances."""
         rng = check_random_state(random_state)
-        n = self.X.shape[0]
+        n = self.network.X.shape[0]
         rows = (np.arange(n) if n <= SEARCH_SAMPLES
                 else np.sort(rng.choice(n, SEARCH_SAMPLES, replace=False)))
         eps_grid, nnz, shift = self.layer_paths(rows)
-        n_layers = len(self.weights)
+        n_layers = self.network.n_layers
         chosen = choose_points(nnz, shift, budget)
         budgets = nnz[np.arange(n_layers), chosen]
         # The slack the grid leaves goes to the layer with the most at stake between its
@@ -218,112 +232,121 @@ class _Search:
                    for i in range(n_layers)]
         return budgets, np.array(guesses)
 
-    def _tolerance(self, i, budget):
-        """How far a layer may land from its budget of non-zeros.
-
-        Within the overall tolerance, and within ``BUDGET_TOLERANCE`` of the budget
-        itself: at 90% the first layer of a digits network keeps ~600 weights, and 55
-        fewer cost its network 3.5 points of test accuracy in parallel mode.
-        """
-        return max(1.0, min(0.8 * SPARSITY_TOLERANCE * self.weights[i][:-1].size,
-                            BUDGET_TOLERANCE * budget))
-
-    def _job_options(self, i):
-        return dict(kind=self.kinds[i], options=self.options)
-
     def to_budgets(self, budgets, guesses):
         """Every layer's tolerance searched for its budget of non-zeros.
 
-        Parallel mode: one joblib job per layer. Cascade mode: layer after layer, each on
-        the pruned network's input, a layer's unused budget passed on to the next one.
+        Returns the pruned weights, the records and the tolerance found per layer
+        (cascade layers >= 2: the floor).
         """
-        n_layers = len(self.weights)
-        if self.mode == "parallel":
-            jobs = (delayed(_layer_job)(i, self.inputs[i], self.weights[i], budgets[i],
-                                        self._tolerance(i, budgets[i]), guesses[i],
-                                        **self._job_options(i))
-                    for i in range(n_layers))
-            results = sorted(Parallel(n_jobs=self.n_jobs)(jobs), key=lambda r: r[0])
-            for result in results:
-                result[3]["mode"] = "parallel"
-            return ([r[1] for r in results], [r[3] for r in results],
-                    np.array([r[4] for r in results]))
-        weights, records, eps = [], [], []
-        original, pruned_input, carry = self.X, self.X, 0.0
-        for i, W in enumerate(self.weights):
-            goal = budgets[i] + carry
-            if i == 0:
-                _, U, _, record, epsilon = _layer_job(i, self.X, W, goal,
-                                                      self._tolerance(i, goal),
-                                                      guesses[i], **self._job_options(i))
-            else:
-                targets, upper, base = cascade_layer_terms(
-                    original, pruned_input, W, self.kinds[i], self.gamma, 0.0,
-                    self.sample_weight)
-                norm = weighted_norm(targets, self.sample_weight)
-                _, U, _, record, epsilon = _layer_job(
-                    i, pruned_input, W, goal, self._tolerance(i, goal), guesses[i],
-                    targets=targets, upper_bound=upper, base_eps=base, target_norm=norm,
-                    **self._job_options(i))
-            record["mode"] = "cascade"
-            carry = goal - record["nnz_after"]
-            weights.append(U)
-            records.append(record)
-            eps.append(epsilon)
-            if i + 1 < n_layers:
-                original = layer_output(original, W, self.activation)
-                pruned_input = layer_output(pruned_input, U, self.activation)
-        return weights, records, np.array(eps)
+        results = traverse(self.network, BudgetSearch(np.asarray(budgets, float),
+                                                      np.asarray(guesses, float)),
+                           self.search_options)
+        weights, records = final_weights(results)
+        return weights, records, np.array([r[-1].epsilon for r in results])
 
-    def uniform(self, target, budget, random_state):
+    def uniform(self, target, budget):
         """One relative epsilon for every layer (cascade: the first), by a secant search.
 
         The search solves without polishing where polishing cannot change the sparsity
-        (parallel mode); cascade evaluations are whole cascades, polished, since a
-        polished layer changes the next layer's program.
+        (parallel mode) and polishes the l1 solutions found once at the end; cascade
+        evaluations are whole cascades, polished, since a polished layer changes the
+        next layer's program.
         """
-        n_layers = len(self.weights)
-        eps_of = (lambda e: np.r_[e, np.zeros(n_layers - 1)]) if self.mode == "cascade" \
+        n_layers = self.network.n_layers
+        cascade = self.options.mode == "cascade"
+        eps_of = (lambda e: np.r_[e, np.zeros(n_layers - 1)]) if cascade \
             else (lambda e: np.full(n_layers, e))
         previous = [None]
-        search_options = dict(self.options, polish=False) if self.mode == "parallel" \
-            else self.options
+        options = self.search_options if cascade else self.search_options.with_(polish=None)
 
         def evaluate(theta):
             eps = eps_of(float(np.exp(theta)))
-            if self.mode == "parallel":
-                pruned, l1, records = prune_parallel(
-                    self.weights, self.inputs, self.kinds, eps[:, None], n_jobs=self.n_jobs,
-                    warm_starts=previous[0], **search_options)
-                pruned, l1, records = pruned[0], l1[0], records[0]
-            else:
-                pruned, l1, records = prune_cascade(
-                    self.weights, self.X, self.kinds, eps, self.activation, gamma=self.gamma,
-                    warm_starts=previous[0], **search_options)
-            previous[0] = l1
-            sparsity = self.sparsity(records)
-            if self.verbose:
+            results = traverse(self.network, FixedTolerances(eps[:, None]), options,
+                               warm_starts=previous[0])
+            previous[0] = [r[0].l1.start for r in results]
+            sparsity = self.sparsity([r[0].record for r in results])
+            if self.options.verbose:
                 print(f"[NetTrim] epsilon {eps[0]:.4g}: sparsity {sparsity:.4f}", flush=True)
-            return sparsity, (pruned, l1, records, eps)
+            return sparsity, (results, eps)
 
         # The first guess from the magnitude split: the first layer's (in cascade mode
         # the later layers' tolerances follow from it), or the layers' guesses averaged
         # in log by their sizes. On a digits 64-128-64-10 cascade at 90%: 0.477 for the
         # 0.484 found, 4 solves instead of 6 from 0.1.
-        guesses = self.magnitude_guesses(magnitude_budgets(self.weights, budget))
-        sizes = [W[:-1].size for W in self.weights]
-        theta0 = (np.log(guesses[0]) if self.mode == "cascade"
+        guesses = self.magnitude_guesses(magnitude_budgets(self.network.weights, budget))
+        sizes = [W[:-1].size for W in self.network.weights]
+        theta0 = (np.log(guesses[0]) if cascade
                   else float(np.average(np.log(guesses), weights=sizes)))
         # Below 1: at epsilon >= 1 a ReLU layer may vanish, and in cascade mode the
         # sparsity stops growing with epsilon there (later layers must repair it).
-        (_, _, (pruned, l1, records, eps)), history = _secant_search(
+        (_, _, (results, eps)), history = _secant_search(
             evaluate, theta0, target, bounds=(np.log(1e-4), np.log(UNIFORM_MAX)))
-        if self.mode == "parallel" and self.options["polish"]:
-            pruned, _, records = prune_parallel(
-                self.weights, self.inputs, self.kinds, eps[:, None], n_jobs=self.n_jobs,
-                solved=list(zip(l1, records)), **self.options)
-            pruned, records = pruned[0], records[0]
-        return pruned, records, eps, len(history)
+        if not cascade and self.options.polish:
+            found = [(r[0].l1, eps[i]) for i, r in enumerate(results)]
+            results = traverse(self.network, FinishFound(found), self.search_options)
+        weights, records = final_weights(results)
+        return weights, records, eps, len(history)
+
+
+def _layer_tolerance(weights, budget):
+    """How far a layer may land from its budget of non-zeros.
+
+    Within the overall tolerance, and within ``BUDGET_TOLERANCE`` of the budget itself:
+    at 90% the first layer of a digits network keeps ~600 weights, and 55 fewer cost its
+    network 3.5 points of test accuracy in parallel mode.
+    """
+    return max(1.0, min(0.8 * SPARSITY_TOLERANCE * weights[:-1].size,
+                        BUDGET_TOLERANCE * budget))
+
+
+@dataclass(frozen=True, eq=False)
+class BudgetSearch:
+    """Tolerance policy: every layer's tolerance searched for its number of non-zeros.
+
+    In cascade mode (``earlier`` given) a layer's goal is its budget plus what the
+    layers before it left unused, and the searched value is the floor of its tolerance.
+    The search solves without polishing; the l1 solution found is polished once.
+    """
+
+    budgets: np.ndarray
+    guesses: np.ndarray
+
+    def goal(self, index, earlier):
+        """The layer's budget, plus (cascade) what the layers before it left unused."""
+        if not earlier:  # parallel mode, or the first layer
+            return self.budgets[index]
+        goal = self.budgets[0] + 0.0
+        for i in range(1, index + 1):
+            goal = self.budgets[i] + (goal - earlier[i - 1][-1].record.nnz_after)
+        return goal
+
+    def solve(self, problem, options, warm_start, earlier):
+        goal = self.goal(problem.index, earlier)
+        tolerance = _layer_tolerance(problem.weights, goal)
+        guess = self.guesses[problem.index]
+        search_options = options.with_(polish=None)
+
+        def solve(epsilon, start):
+            program = problem.program(epsilon, penalty=options.make_penalty(),
+                                      sample_weight=options.sample_weight)
+            return solve_l1(program, search_options, start)
+
+        epsilon = found = None
+        if problem.follows_pruned:
+            # The tightest tolerance the cascade allows: if it already fits the budget,
+            # the layer cannot use more weights.
+            floor = solve(0.0, None)
+            if floor.nnz <= goal + tolerance:
+                epsilon, found = 0.0, floor
+            else:
+                guess = max(guess, 1.5 * problem.base_eps
+                            / max(problem.target_norm, np.finfo(float).tiny))
+        if epsilon is None:
+            epsilon, found = _layer_to_nnz(solve, goal, tolerance, guess)
+        # The l1 solution found, polished (solving again would move its nnz).
+        program = problem.program(epsilon, penalty=options.make_penalty(),
+                                  sample_weight=options.sample_weight)
+        return [finish(problem, program, epsilon, found, options)]
 
 
 def _secant_search(evaluate, theta0, target, *, tolerance=SPARSITY_TOLERANCE,
@@ -387,11 +410,11 @@ def _secant_search(evaluate, theta0, target, *, tolerance=SPARSITY_TOLERANCE,
 def _layer_to_nnz(solve, target, tolerance, guess):
     """The tolerance at which one layer keeps about ``target`` non-zeros.
 
-    ``solve(epsilon, warm_start)`` returns ``(U, start, record)`` with polishing off.
+    ``solve(epsilon, warm_start)`` returns the layer's :class:`~._engine.L1Solve`.
     Each solve starts where the solve at the nearest tolerance (in log) ended: the
     secant's late steps are close to each other, and from the solver's state a close
-    program takes a fraction of the iterations. Returns ``(epsilon, start, record)`` of
-    the closest evaluation.
+    program takes a fraction of the iterations. Returns ``(epsilon, l1)`` of the closest
+    evaluation.
     """
     solved = {}
 
@@ -399,53 +422,15 @@ def _layer_to_nnz(solve, target, tolerance, guess):
         epsilon = float(np.exp(theta))
         nearest = min(solved, key=lambda e: abs(np.log(max(e, 1e-12)) - theta),
                       default=None)
-        _, start, record = solve(epsilon, None if nearest is None else solved[nearest][0])
-        solved[epsilon] = (start, record)
+        l1 = solve(epsilon, None if nearest is None else solved[nearest].start)
+        solved[epsilon] = l1
         for old in list(solved)[:-2]:  # solver states (n_samples x M) of the last two only
-            solved[old] = (start_weights(solved[old][0]), solved[old][1])
-        return -float(record["nnz_after"]), (epsilon, start, record)
+            solved[old] = solved[old].without_state()
+        return -float(l1.nnz), epsilon
 
-    (_, _, result), _ = _secant_search(evaluate, np.log(guess), -float(target),
-                                       tolerance=tolerance)
-    return result
-
-
-def _layer_job(index, inputs, weights, target, tolerance, guess, *, kind, options,
-               targets=None, upper_bound=None, base_eps=None, target_norm=None):
-    """One layer to its budget of non-zeros, then solved once more with the full options.
-
-    In cascade mode (``base_eps`` given) the searched value is the floor of the
-    tolerance: ``eps_abs = max(base_eps, floor * target_norm)``.
-    """
-    search_options = dict(options, polish=False)
-    cascade = base_eps is not None
-
-    def solve(epsilon, start, final_options=search_options, solved=None):
-        if cascade:
-            return _solve_one(index, inputs, weights, kind=kind, relative=False,
-                              epsilon=max(base_eps, epsilon * target_norm), targets=targets,
-                              upper_bound=upper_bound, warm_start=start, solved=solved,
-                              **final_options)
-        return _solve_one(index, inputs, weights, kind=kind, epsilon=epsilon,
-                          warm_start=start, solved=solved, **final_options)
-
-    found, epsilon = None, None
-    if cascade:
-        # The tightest tolerance the cascade allows: if it already fits the budget,
-        # the layer cannot use more weights.
-        _, floor_start, floor_record = solve(0.0, None)
-        if floor_record["nnz_after"] <= target + tolerance:
-            epsilon, found = 0.0, (floor_start, floor_record)
-        else:
-            guess = max(guess, 1.5 * base_eps / max(target_norm, np.finfo(float).tiny))
-    if epsilon is None:
-        epsilon, search_start, search_record = _layer_to_nnz(solve, target, tolerance, guess)
-        found = (search_start, search_record)
-    # The l1 solution found, polished (solving again would move its nnz).
-    U, start, record = solve(epsilon, None, options, solved=found)
-    if cascade:
-        record["epsilon_floor"] = float(epsilon)
-    return index, U, start, record, epsilon
+    (_, _, epsilon), _ = _secant_search(evaluate, np.log(guess), -float(target),
+                                        tolerance=tolerance)
+    return epsilon, solved[epsilon]
 
 
 def _interpolate(curve_x, curve_nnz, wanted):
@@ -510,60 +495,25 @@ def fit_capacity(budgets, capacity):
     return budgets
 
 
-def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="auto",
-                      gamma=1.1, solver="admm", penalize_intercept=False, polish="output",
-                      max_iter=2000, tol=1e-3, n_jobs=None, verbose=0, random_state=None,
-                      reweight=0, sample_weight=None, penalty="l1"):
-    """Prune a fitted MLP so that a fraction ``target`` of its weights is zero.
+def prune_to_sparsity(network, target, allocation, options):
+    """Prune ``network`` (an :class:`~._engine.Network`) so that a fraction ``target``
+    of its weights is zero, with ``allocation`` already resolved.
 
     Returns ``(weights, records, epsilons)``: the pruned stacked weights, one record per
     layer and the relative tolerance of every layer (cascade mode: the first layer's
     tolerance and the later layers' floors). Warns when the achieved sparsity is more
     than ``SPARSITY_TOLERANCE`` from the target.
     """
-    if allocation not in ALLOCATIONS:
-        raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}.")
-    if allocation == "auto":
-        # Measured (digits, MNIST-5k at 90% and 95%): in cascade mode one epsilon meets
-        # the target and is as accurate; per-layer shares need passes and can stop short.
-        allocation = "uniform" if mode == "cascade" else "magnitude"
-    search = _Search(mlp, X, mode=mode, gamma=gamma, solver=solver,
-                     penalize_intercept=penalize_intercept, polish=polish, max_iter=max_iter,
-                     tol=tol, n_jobs=n_jobs, verbose=verbose, reweight=reweight,
-                     sample_weight=sample_weight, penalty=penalty)
+    search = TargetSearch(network, options)
     budget = (1.0 - target) * search.total
+    verbose = options.verbose
     with warnings.catch_warnings():
         # Intermediate solves: only the returned layers' convergence is reported.
         warnings.simplefilter("ignore", ConvergenceWarning)
         if allocation == "uniform":
-            weights, records, eps, evaluations = search.uniform(target, budget, random_state)
+            weights, records, eps, evaluations = search.uniform(target, budget)
         else:
-            if allocation == "magnitude":
-                budgets = magnitude_budgets(search.weights, budget)
-                guesses = search.magnitude_guesses(budgets)
-            else:
-                budgets, guesses = search.output_budgets(budget, random_state)
-            capacity = search.capacity()
-            budgets = fit_capacity(budgets, capacity)
-            if verbose:
-                print(f"[NetTrim] target sparsity {target:.3f} ({allocation} allocation):"
-                      f" non-zeros per layer {np.round(budgets).astype(int).tolist()}",
-                      flush=True)
-            weights, records, eps = search.to_budgets(budgets, guesses)
-            for _ in range(CASCADE_PASSES - 1):
-                shortfall = budget - _nnz(records)
-                if mode != "cascade" or abs(shortfall) <= SPARSITY_TOLERANCE * search.total:
-                    break
-                # Later layers could not hold their share at the tightest tolerance the
-                # cascade allows (or, given a denser first layer, took more): move the
-                # difference to the first layer and run again.
-                budgets[0] = float(np.clip(budgets[0] + shortfall, 1,
-                                           capacity[0]))
-                guesses[0] = max(eps[0], 1e-3)
-                if verbose:
-                    print(f"[NetTrim] next pass, first layer's share {int(budgets[0])}",
-                          flush=True)
-                weights, records, eps = search.to_budgets(budgets, guesses)
+            weights, records, eps = _split_budget(search, budget, allocation)
             evaluations = "per-layer"
     for record in records:
         report(record, verbose)
@@ -579,4 +529,34 @@ def prune_to_sparsity(mlp, X, target, *, mode="parallel", allocation="auto",
                " than its tightest tolerance gives." if sparsity > target else
                "Nearby tolerances give very different supports (a layer jumps between"
                " sizes); try another allocation or more calibration rows."))
+    return weights, records, eps
+
+
+def _split_budget(search, budget, allocation):
+    """The per-layer allocations: budgets, then every layer searched for its share."""
+    options = search.options
+    if allocation == "magnitude":
+        budgets = magnitude_budgets(search.network.weights, budget)
+        guesses = search.magnitude_guesses(budgets)
+    else:
+        budgets, guesses = search.output_budgets(budget, options.random_state)
+    capacity = search.capacity()
+    budgets = fit_capacity(budgets, capacity)
+    if options.verbose:
+        print(f"[NetTrim] target sparsity {1 - budget / search.total:.3f} ({allocation}"
+              f" allocation): non-zeros per layer {np.round(budgets).astype(int).tolist()}",
+              flush=True)
+    weights, records, eps = search.to_budgets(budgets, guesses)
+    for _ in range(CASCADE_PASSES - 1):
+        shortfall = budget - records_nnz(records)
+        if options.mode != "cascade" or abs(shortfall) <= SPARSITY_TOLERANCE * search.total:
+            break
+        # Later layers could not hold their share at the tightest tolerance the cascade
+        # allows (or, given a denser first layer, took more): move the difference to the
+        # first layer and run again.
+        budgets[0] = float(np.clip(budgets[0] + shortfall, 1, capacity[0]))
+        guesses[0] = max(eps[0], 1e-3)
+        if options.verbose:
+            print(f"[NetTrim] next pass, first layer's share {int(budgets[0])}", flush=True)
+        weights, records, eps = search.to_budgets(budgets, guesses)
     return weights, records, eps

@@ -26,6 +26,7 @@ from sklearn.utils.validation import _num_features, check_is_fitted, validate_da
 
 from ._compact import compact_network
 from ._network import check_supported_estimator, share_best_weights, with_weights
+from ._spec import PruneOptions, check_polish
 from ._warnings import warn_user
 from ._weights import check_sample_weight, positive_rows
 
@@ -97,9 +98,9 @@ def calibration_data(X, sample_weight, max_samples, random_state):
 
 
 def overall_sparsity(records):
-    """Fraction of zero non-intercept weights over all layers."""
-    total = sum(r["shape"][0] * r["shape"][1] for r in records)
-    kept = sum(r["nnz_after"] for r in records)
+    """Fraction of zero non-intercept weights over all layers (from their records)."""
+    total = sum(r.shape[0] * r.shape[1] for r in records)
+    kept = sum(r.nnz_after for r in records)
     return 1.0 - kept / total if total else 0.0
 
 
@@ -210,16 +211,44 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             X_checked, sample_weight, self.max_samples, self.random_state)
         return network, X_checked, sample_weight, calibration, calibration_weight
 
+    def _validate_params(self):
+        check_polish(self.polish)  # before the generic message: name the new values
+        super()._validate_params()
+
+    def _prune_options(self, sample_weight=None, **changes):
+        """The frozen options of this fit, built once from the validated parameters."""
+        self._warn_unused_params()
+        return PruneOptions.from_params(self.get_params(deep=False),
+                                        sample_weight).with_(**changes)
+
+    def _warn_unused_params(self):
+        """Say so when a parameter the user set has no effect with the others."""
+        if self.solver != "admm":
+            defaults = {"max_iter": 2000, "tol": 1e-3}
+            changed = [k for k, v in defaults.items() if getattr(self, k) != v]
+            if changed:
+                warn_user(
+                    f"{' and '.join(changed)} apply to solver='admm' only; solver="
+                    f"{self.solver!r} uses cvxpy's own stopping rules (CLARABEL, then SCS).")
+        epsilon = getattr(self, "epsilon", 0.05)
+        default_epsilon = np.ndim(epsilon) == 0 and epsilon == 0.05
+        if getattr(self, "target_sparsity", None) is not None and not default_epsilon:
+            warn_user(
+                f"epsilon={self.epsilon!r} is ignored: target_sparsity="
+                f"{self.target_sparsity!r} is set, and the per-layer tolerances that reach"
+                " it are searched for (they are in epsilon_ after fit). Set only one of"
+                " the two.")
+
     def _set_pruned(self, network, weights, records):
         """Store the pruned network and its statistics as fitted attributes."""
         if hasattr(network, "classes_"):
             self.classes_ = network.classes_
         self.network_ = network
         self.estimator_ = with_weights(network, weights)
-        self.layer_stats_ = records
+        self.layer_stats_ = [record.as_dict() for record in records]
         self.sparsity_ = overall_sparsity(records)
-        self.n_iter_ = max(r["n_iter"] for r in records)
-        curve = records[0].get("fine_tune_loss")
+        self.n_iter_ = max(r.n_iter for r in records)
+        curve = records[0].fine_tune_loss
         self.fine_tune_loss_ = None if curve is None else np.asarray(curve)
         self.kept_units_ = [np.arange(W.shape[1]) for W in self.estimator_.coefs_[:-1]]
         self.hidden_units_ = tuple(int(units.size) for units in self.kept_units_)

@@ -1,19 +1,21 @@
 """Recomputing Net-Trim's per-layer guarantee from a pruned network and data.
 
 ``layer_stats_`` records what the solver reported while fitting. :func:`check_certificate`
-does not trust it: it rebuilds every layer's program from the ORIGINAL network
-(``network_``) on the given data and measures the pruned weights against it, so a user can
-verify a saved model, or see how far the guarantee carries over to new data.
+does not trust its measurements: it rebuilds every layer's program from the ORIGINAL
+network (``network_``) on the given data, with what the fit used (tolerance, ``gamma``,
+penalty, polish: read from the records, not from the estimator's current parameters) and
+measures the pruned weights against it, so a user can verify a saved model, or see how far
+the guarantee carries over to new data.
 """
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._modes import cascade_layer_terms
+from ._engine import cascade_problem, parallel_problem
 from ._network import hidden_activation, layer_inputs, layer_kinds, stacked_weights
 from ._penalties import make_penalty
-from ._program import LayerProgram
+from ._spec import LayerRecord
 from ._weights import check_sample_weight, positive_rows
 
 
@@ -85,16 +87,13 @@ def check_certificate(estimator, X, *, tol=1e-3, sample_weight=None):
     sample_weight = check_sample_weight(sample_weight, X.shape[0])
     X, sample_weight = positive_rows(X, sample_weight)
     original, pruned = stacked_weights(original_net), stacked_weights(pruned_net)
-    measured = layer_checks(original, pruned, X, original_net, estimator.layer_stats_,
-                            gamma=estimator.gamma,
-                            penalize_intercept=estimator.penalize_intercept,
-                            sample_weight=sample_weight,
-                            penalty=getattr(estimator, "penalty", "l1"))
+    records = [LayerRecord.from_dict(r) for r in estimator.layer_stats_]
+    measured = layer_checks(original, pruned, X, original_net, records,
+                            sample_weight=sample_weight)
     certificates = []
-    for i, (record, (program, check)) in enumerate(zip(estimator.layer_stats_, measured)):
-        fine_tuned = bool(record.get("fine_tuned", False))
+    for i, (record, (program, check)) in enumerate(zip(records, measured)):
         bound = program.output_bound()
-        if record.get("polished") in ("output", "refine"):
+        if record.guarantee == "output_bound":
             # What polish="output" and "refine" keep: the output bound, not the clip
             # constraints.
             certified = check.output_error <= bound + tol * program.target_norm
@@ -103,7 +102,7 @@ def check_certificate(estimator, X, *, tol=1e-3, sample_weight=None):
         certificates.append({
             "layer": i,
             "kind": program.kind,
-            "mode": record["mode"],
+            "mode": record.mode,
             "eps_abs": program.eps_abs,
             "relative_error": check.relative_error,
             "output_error": check.output_error,
@@ -111,41 +110,37 @@ def check_certificate(estimator, X, *, tol=1e-3, sample_weight=None):
             "violation": check.violation,
             "l1_before": program.objective(original[i]),
             "l1_after": check.l1,
-            "fine_tuned": fine_tuned,
+            "fine_tuned": record.fine_tuned,
             # Fine-tuned weights were never promised the bound: not a failure, no verdict.
-            "certified": None if fine_tuned else bool(certified),
-            "gap": float(record.get("gap", np.nan)),
+            "certified": None if record.fine_tuned else bool(certified),
+            "gap": record.gap,
         })
     return certificates
 
 
-def layer_checks(original, pruned, X, mlp, records, *, gamma, penalize_intercept,
-                 sample_weight=None, penalty="l1"):
-    """Each layer's program rebuilt from the original network on ``X``, and the check of
-    the pruned weights against it: a list of ``(program, check)``.
+def layer_checks(original, pruned, X, mlp, records, *, sample_weight=None):
+    """Each layer's program rebuilt from the original network on ``X`` as its record
+    says it was fitted, and the check of the pruned weights against it: a list of
+    ``(program, check)``.
 
     Parallel layers (and a cascade's first) get the program of the original activations
     at the recorded relative tolerance; later cascade layers that of the pruned
-    network's own input (:func:`cascade_layer_terms`).
+    network's own input (:func:`~._engine.cascade_problem`, the constructor the fit
+    used) with the recorded ``gamma`` and floor. The penalty is the recorded one.
     """
     activation = hidden_activation(mlp)
     original_inputs = layer_inputs(original, X, activation)
     pruned_inputs = layer_inputs(pruned, X, activation)
-    penalty = make_penalty(penalty, penalize_intercept)
     measured = []
     for i, (record, kind) in enumerate(zip(records, layer_kinds(mlp))):
-        if record["mode"] == "cascade" and i > 0:
-            targets, upper, eps_abs = cascade_layer_terms(
-                original_inputs[i], pruned_inputs[i], original[i], kind, gamma,
-                record.get("epsilon_floor", 0.0), sample_weight)
-            program = LayerProgram(pruned_inputs[i], original[i], kind=kind, epsilon=eps_abs,
-                                   relative=False, targets=targets, upper_bound=upper,
-                                   penalize_intercept=penalize_intercept,
-                                   sample_weight=sample_weight, penalty=penalty)
+        penalty = make_penalty(record.penalty, record.penalize_intercept)
+        if record.mode == "cascade" and i > 0:
+            problem = cascade_problem(i, kind, original_inputs[i], pruned_inputs[i],
+                                      original[i], record.gamma, sample_weight)
+            epsilon = record.epsilon_floor or 0.0
         else:
-            program = LayerProgram(original_inputs[i], original[i], kind=kind,
-                                   epsilon=record["epsilon"],
-                                   penalize_intercept=penalize_intercept,
-                                   sample_weight=sample_weight, penalty=penalty)
+            problem = parallel_problem(i, kind, original_inputs[i], original[i])
+            epsilon = record.epsilon
+        program = problem.program(epsilon, penalty=penalty, sample_weight=sample_weight)
         measured.append((program, program.check(pruned[i])))
     return measured

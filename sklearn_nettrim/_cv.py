@@ -25,8 +25,8 @@ def _rows(y, indices):
     return None if y is None else _safe_indexing(y, indices)
 
 
-def _fold_path(network, X, y, train, test, grid, scorer, prune_options, max_samples,
-               random_state, fit_params, sample_weight, score_params):
+def _fold_path(network, X, y, train, test, grid, scorer, options, max_samples,
+               fit_params, sample_weight, score_params):
     """Train on one fold (unless frozen), prune along the grid, score every point.
 
     Per-sample metadata (the network's ``fit_params``, ``sample_weight`` and the
@@ -41,10 +41,10 @@ def _fold_path(network, X, y, train, test, grid, scorer, prune_options, max_samp
         fitted = clone(network).fit(X_train, y_train,
                                     **_check_method_params(X, fit_params, train))
     calibration, weight = calibration_data(X_train, _rows(sample_weight, train),
-                                           max_samples, random_state)
+                                           max_samples, options.random_state)
     n_layers = len(fitted.coefs_)
-    points = prune_grid(fitted, calibration, layer_grid(grid, n_layers, prune_options["mode"]),
-                        sample_weight=weight, **prune_options)
+    points = prune_grid(fitted, calibration, layer_grid(grid, n_layers, options.mode),
+                        options.with_(sample_weight=weight))
     test_params = _check_method_params(X, score_params, test)
     scores = np.array([scorer(with_weights(fitted, weights), X_test, y_test, **test_params)
                        for weights, _ in points])
@@ -170,15 +170,6 @@ n_features_in_, feature_names_in_, classes_
         self.fine_tune_batch_size = fine_tune_batch_size
         self.penalty = penalty
 
-    def _prune_options(self):
-        return dict(mode=self.mode, solver=self.solver, gamma=self.gamma,
-                    penalize_intercept=self.penalize_intercept, polish=self.polish,
-                    max_iter=self.max_iter, tol=self.tol, n_jobs=1, verbose=0,
-                    reweight=self.reweight, fine_tune=self.fine_tune,
-                    fine_tune_learning_rate=self.fine_tune_learning_rate,
-                    fine_tune_batch_size=self.fine_tune_batch_size,
-                    random_state=self.random_state, penalty=self.penalty)
-
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, sample_weight=None, **fit_params):
         """Cross-validate the epsilon grid, choose ``epsilon_``, refit on all data.
@@ -212,12 +203,12 @@ n_features_in_, feature_names_in_, classes_
         splitter = check_cv(self.cv, y, classifier=is_classifier(self))
         folds = list(splitter.split(X_checked, y, **routed.splitter.split))
         scorer = self._get_scorer()
-        options = self._prune_options()
+        options = self._prune_options(weight)
+        fold_options = options.with_(n_jobs=1, verbose=0)
         results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
             delayed(_fold_path)(
-                estimator, X_checked, y, train, test, grid, scorer, options,
-                self.max_samples, self.random_state, routed.estimator.fit, sample_weight,
-                routed.scorer.score)
+                estimator, X_checked, y, train, test, grid, scorer, fold_options,
+                self.max_samples, routed.estimator.fit, sample_weight, routed.scorer.score)
             for train, test in folds)
         scores = np.array([r[0] for r in results])       # (n_folds, n_points)
         sparsity = np.array([r[1] for r in results])
@@ -227,7 +218,7 @@ n_features_in_, feature_names_in_, classes_
         self.epsilon_ = float(grid[self.best_index_])
         [(weights, records)] = prune_grid(
             network, calibration, layer_grid([self.epsilon_], len(network.coefs_), self.mode),
-            sample_weight=weight, **dict(options, n_jobs=self.n_jobs, verbose=self.verbose))
+            options)
         self._set_pruned(network, weights, records)
         return self
 

@@ -80,8 +80,17 @@ def forward(weights, X, hidden, output):
     return activations
 
 
-def distillation_loss(outputs, targets, output):
-    """Mean over samples of the loss between the network's and the original's outputs.
+def _row_weights(sample_weight, n):
+    """Rows' weights normalised to a sum of 1 (``1 / n`` each without weights)."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=float)
+    return w / w.sum()
+
+
+def distillation_loss(outputs, targets, output, sample_weight=None):
+    """Mean over samples (weighted by ``sample_weight``) of the loss between the
+    network's and the original's outputs.
 
     Zero when they are equal. Probabilities are clipped away from 0 and 1 at the dtype's
     epsilon, as scikit-learn's log loss does.
@@ -98,15 +107,22 @@ def distillation_loss(outputs, targets, output):
         loss = xlogy(targets, targets) - xlogy(targets, p) - targets + p
     else:
         loss = 0.5 * (outputs - targets) ** 2
-    return float(loss.sum() / n)
+    weights = _row_weights(sample_weight, n)
+    if weights is None:
+        return float(loss.sum() / n)
+    return float(weights @ loss.sum(axis=1))
 
 
-def loss_and_gradients(weights, X, targets, hidden, output):
+def loss_and_gradients(weights, X, targets, hidden, output, sample_weight=None):
     """The distillation loss and its gradient with respect to every stacked weight."""
     activations = forward(weights, X, hidden, output)
-    loss = distillation_loss(activations[-1], targets, output)
+    loss = distillation_loss(activations[-1], targets, output, sample_weight)
     derivative = HIDDEN_ACTIVATIONS[hidden][1]
-    delta = (activations[-1] - targets) / X.shape[0]
+    row_weights = _row_weights(sample_weight, X.shape[0])
+    if row_weights is None:
+        delta = (activations[-1] - targets) / X.shape[0]
+    else:
+        delta = (activations[-1] - targets) * row_weights[:, None].astype(X.dtype)
     gradients = [None] * len(weights)
     for i in range(len(weights) - 1, -1, -1):
         H = activations[i]
@@ -119,8 +135,12 @@ def loss_and_gradients(weights, X, targets, hidden, output):
 
 
 def fine_tune_weights(weights, X, targets, *, hidden, output, epochs, learning_rate=1e-3,
-                      batch_size=200, random_state=None, verbose=0, callback=None):
+                      batch_size=200, random_state=None, verbose=0, callback=None,
+                      sample_weight=None):
     """Train stacked ``weights`` on ``(X, targets)`` by Adam, keeping their zeros.
+
+    With ``sample_weight`` every batch's loss is the weighted mean over its rows (and so
+    is the reported loss on all rows).
 
     Every weight that is zero in ``weights`` stays exactly zero (its gradient is masked,
     so Adam's moments and step are zero too); the intercept row is free. Mini-batches
@@ -146,14 +166,16 @@ def fine_tune_weights(weights, X, targets, *, hidden, output, epochs, learning_r
     rng = check_random_state(random_state)
     n = X.shape[0]
     batch_size = int(min(batch_size, n))
-    losses = [distillation_loss(forward(weights, X, hidden, output)[-1], targets, output)]
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    losses = [distillation_loss(forward(weights, X, hidden, output)[-1], targets, output, w)]
     step = 0
     start = time.perf_counter()
     for epoch in range(epochs):
         order = rng.permutation(n)
         for begin in range(0, n, batch_size):
             rows = order[begin:begin + batch_size]
-            _, gradients = loss_and_gradients(weights, X[rows], targets[rows], hidden, output)
+            _, gradients = loss_and_gradients(weights, X[rows], targets[rows], hidden, output,
+                                              None if w is None else w[rows])
             step += 1
             rate = learning_rate * np.sqrt(1 - ADAM_BETA2 ** step) / (1 - ADAM_BETA1 ** step)
             for W, G, M, V, mask in zip(weights, gradients, first, second, masks):
@@ -165,7 +187,7 @@ def fine_tune_weights(weights, X, targets, *, hidden, output, epochs, learning_r
                 W -= (rate * M / (np.sqrt(V) + ADAM_EPSILON)).astype(dtype, copy=False)
                 W *= mask
         losses.append(distillation_loss(forward(weights, X, hidden, output)[-1], targets,
-                                        output))
+                                        output, w))
         if callback is not None:
             callback(epoch + 1, weights, losses[-1])
         if verbose:
@@ -182,53 +204,50 @@ def original_outputs(mlp, X):
     return forward(weights, X, mlp.activation, mlp.out_activation_)[-1]
 
 
-def fine_tune_network(mlp, X, pruned, records, *, epochs, learning_rate=1e-3,
-                      batch_size=200, random_state=None, verbose=0, gamma=1.1,
-                      penalize_intercept=False):
+#: The record fields re-measured on fine-tuned weights (their pruning-time values are
+#: kept under ``before_fine_tune``).
+MEASURED_FIELDS = ("relative_error", "output_error", "violation", "l1_after", "nnz_after",
+                   "sparsity")
+
+
+def fine_tune_network(mlp, X, pruned, records, options):
     """Fine-tune a pruned network (stacked ``pruned``) towards the original ``mlp`` on X.
 
-    Runs in the dtype of ``mlp``'s weights. Returns the fine-tuned weights, the records
-    updated (``fine_tuned``, the certificate fields re-measured on the fine-tuned weights,
-    the values at pruning time under ``before_fine_tune``, the loss curve under
-    ``fine_tune_loss``) and the loss curve.
+    Runs in the dtype of ``mlp``'s weights, with ``options.sample_weight`` weighing the
+    rows of the distillation loss and of the re-measured errors. Returns the fine-tuned
+    weights, new records (``fine_tuned``, the certificate fields re-measured on the
+    fine-tuned weights with the penalty and tolerances the fit used, the values at
+    pruning time under ``before_fine_tune``, the loss curve under ``fine_tune_loss``) and
+    the loss curve.
     """
     original = stacked_weights(mlp)
     dtype = original[0].dtype
     X = np.asarray(X, dtype=dtype)
     targets = original_outputs(mlp, X)
     pruned = [np.asarray(U, dtype=dtype) for U in pruned]
+    spec = options.fine_tune
     tuned, losses = fine_tune_weights(
         pruned, X, targets, hidden=mlp.activation, output=mlp.out_activation_,
-        epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
-        random_state=random_state, verbose=verbose)
-    measured = layer_checks(original, tuned, X, mlp, records, gamma=gamma,
-                            penalize_intercept=penalize_intercept)
+        epochs=spec.epochs, learning_rate=spec.learning_rate, batch_size=spec.batch_size,
+        random_state=options.random_state, verbose=options.verbose,
+        sample_weight=options.sample_weight)
+    measured = layer_checks(original, tuned, X, mlp, records,
+                            sample_weight=options.sample_weight)
     updated = []
     for record, U, (_, check) in zip(records, tuned, measured):
-        record = dict(record)
-        fields = ("relative_error", "output_error", "violation", "l1_after", "nnz_after",
-                  "sparsity")
-        record["before_fine_tune"] = {key: record[key] for key in fields}
         nnz = int(np.count_nonzero(U[:-1]))
-        record.update(
+        updated.append(record.with_(
+            before_fine_tune={key: getattr(record, key) for key in MEASURED_FIELDS},
             fine_tuned=True, relative_error=check.relative_error,
             output_error=check.output_error, violation=check.violation, l1_after=check.l1,
             nnz_after=nnz, sparsity=1.0 - nnz / U[:-1].size if U[:-1].size else 0.0,
-            fine_tune_epochs=int(epochs), fine_tune_loss=list(losses))
-        updated.append(record)
+            fine_tune_epochs=int(spec.epochs), fine_tune_loss=tuple(losses)))
     return tuned, updated, losses
 
 
-def fine_tune_points(mlp, X, points, *, epochs, learning_rate=1e-3, batch_size=200,
-                     random_state=None, verbose=0, gamma=1.1, penalize_intercept=False):
-    """Fine-tune every ``(weights, records)`` point, or mark its records not fine-tuned."""
-    if not epochs:
-        for _, records in points:
-            for record in records:
-                record["fine_tuned"] = False
+def fine_tune_points(mlp, X, points, options):
+    """Fine-tune every ``(weights, records)`` point when ``options`` ask for it."""
+    if not options.fine_tune.epochs:
         return points
-    return [fine_tune_network(mlp, X, weights, records, epochs=epochs,
-                              learning_rate=learning_rate, batch_size=batch_size,
-                              random_state=random_state, verbose=verbose, gamma=gamma,
-                              penalize_intercept=penalize_intercept)[:2]
+    return [fine_tune_network(mlp, X, weights, records, options)[:2]
             for weights, records in points]

@@ -12,8 +12,10 @@ from ._network import (
     check_supported_estimator,
     with_weights,
 )
+from ._finetune import check_fine_tune_options
 from ._penalties import make_penalty
 from ._prune import layer_grid, prune_grid
+from ._spec import POLISHES, FineTuneSpec, PruneOptions, SolverSpec, check_polish
 from ._weights import check_sample_weight
 
 #: Bounds of the default log grid: 1% keeps a network almost intact; at 50% a ReLU layer
@@ -105,15 +107,19 @@ reweight
                          f" {network.n_features_in_} features.")
     sample_weight = check_sample_weight(sample_weight, X.shape[0])
     make_penalty(penalty)  # a bad name fails before any work
+    check_polish(polish)
+    if polish is not None and polish not in POLISHES:
+        raise ValueError(f"polish must be None or one of {POLISHES}, got {polish!r}.")
+    check_fine_tune_options(fine_tune, fine_tune_learning_rate, fine_tune_batch_size)
+    options = PruneOptions(
+        mode=mode, solver=SolverSpec(solver, max_iter, tol), penalty=penalty,
+        penalize_intercept=penalize_intercept, polish=polish, reweight=reweight,
+        gamma=gamma, sample_weight=sample_weight,
+        fine_tune=FineTuneSpec(fine_tune, fine_tune_learning_rate, fine_tune_batch_size),
+        n_jobs=n_jobs, verbose=verbose, random_state=random_state)
     grid = epsilon_grid(epsilons)
     n_layers = len(network.coefs_)
-    points = prune_grid(network, X, layer_grid(grid, n_layers, mode), mode=mode, solver=solver,
-                        gamma=gamma, penalize_intercept=penalize_intercept, polish=polish,
-                        reweight=reweight,
-                        max_iter=max_iter, tol=tol, n_jobs=n_jobs, verbose=verbose,
-                        warm_start=warm_start, sample_weight=sample_weight,
-                        fine_tune=fine_tune, fine_tune_learning_rate=fine_tune_learning_rate,
-                        fine_tune_batch_size=fine_tune_batch_size, random_state=random_state,
-                        penalty=penalty)
+    points = prune_grid(network, X, layer_grid(grid, n_layers, mode), options,
+                        warm_start=warm_start)
     estimators = [with_weights(network, weights) for weights, _ in points]
-    return grid, estimators, [records for _, records in points]
+    return grid, estimators, [[r.as_dict() for r in records] for _, records in points]

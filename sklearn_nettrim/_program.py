@@ -154,6 +154,13 @@ class LayerProgram:
         if self.V is not None:
             self.V = self.V[keep] * root
 
+    def with_penalty(self, penalty):
+        """The same program (arrays shared, not copied) with another objective."""
+        other = object.__new__(type(self))
+        other.__dict__.update(self.__dict__)
+        other.penalty = penalty
+        return other
+
     @property
     def shape(self):
         """(n_inputs + 1, n_outputs): the shape of the weights."""

@@ -6,11 +6,12 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._allocation import ALLOCATIONS
+from ._allocation import ALLOCATIONS, resolve_allocation
 from ._base import PrunedNetworkMixin
 from ._penalties import PENALTIES
 from ._prune import prune_fitted_network
 from ._solvers import SOLVERS
+from ._spec import POLISHES
 
 
 class NetTrimTransformer(PrunedNetworkMixin):
@@ -57,7 +58,7 @@ class NetTrimTransformer(PrunedNetworkMixin):
         later layer is a contraction.
     penalize_intercept : bool, default=False
         Whether intercepts are part of the l1 objective (True is the authors' program).
-    polish : "output", bool, "refit" or "refine", default="output"
+    polish : {"output", "refine", "feasible", "least_squares"} or None, default="output"
         After the l1 solve (which picks the support and shrinks the kept weights), refit
         the kept weights. ``"output"`` (default) refits them for the smallest OUTPUT error
         (least squares on the active outputs, inactive pre-activations only kept <= 0)
@@ -71,10 +72,13 @@ class NetTrimTransformer(PrunedNetworkMixin):
         (``layer_stats_[i]["refined"]`` says which); otherwise the layer is polished as
         by ``"output"``. Costs about three output polishes per layer; much more
         accurate at high sparsity.
-        ``True`` refits within the program's own constraints (stricter, much less
-        accurate at high sparsity). ``"refit"`` uses unconstrained least squares to the
-        original pre-activations: no guarantee (``layer_stats_`` reports the violation).
-        ``False`` keeps the l1 solution.
+        ``"feasible"`` refits within the program's own constraints (every constraint
+        still holds; much less accurate at high sparsity). ``"least_squares"`` uses
+        unconstrained least squares to the original pre-activations: no guarantee
+        (``layer_stats_`` reports the violation). ``None`` keeps the l1 solution.
+        ``layer_stats_[i]["guarantee"]`` says what each layer keeps. (Before 0.2:
+        ``True`` is now ``"feasible"``, ``"refit"`` is ``"least_squares"`` and ``False``
+        is ``None``; the old values are refused.)
     max_samples : int, float or None, default=None
         Calibration rows used for pruning: all (None), a number, or a fraction of ``X``,
         drawn with ``random_state``. Each layer's program is O(n_samples * width) in memory.
@@ -82,8 +86,10 @@ class NetTrimTransformer(PrunedNetworkMixin):
         uniformly among the others, keeping their weights.
     max_iter : int, default=2000
         Iteration cap of the ADMM solver (a ConvergenceWarning tells when it is reached).
+        ``solver="cvxpy"`` uses cvxpy's own stopping rules: a UserWarning says so when
+        ``max_iter`` or ``tol`` is changed with it.
     tol : float, default=1e-3
-        Relative tolerance of the ADMM primal and dual residuals.
+        Relative tolerance of the ADMM primal and dual residuals (``solver="admm"``).
     n_jobs : int or None, default=None
         Layers solved concurrently in parallel mode, through joblib.
     verbose : int, default=0
@@ -93,7 +99,8 @@ class NetTrimTransformer(PrunedNetworkMixin):
         fine-tuning mini-batches.
     target_sparsity : float in (0, 1) or None, default=None
         Prune to this overall fraction of zero (non-intercept) weights instead of a given
-        ``epsilon`` (which is then ignored): the per-layer tolerances are searched for,
+        ``epsilon`` (a UserWarning says so when ``epsilon`` is set to anything but its
+        default: it is not used): the per-layer tolerances are searched for,
         and the achieved ``sparsity_`` is within 0.005 of the target or a UserWarning
         says why not. Every layer is still a Net-Trim program with its own tolerance
         (``epsilon_``), so every layer keeps its guarantee.
@@ -108,7 +115,8 @@ class NetTrimTransformer(PrunedNetworkMixin):
         (cascade mode: for the first layer). In cascade mode the later layers' tolerances
         found are floors (see ``epsilon``) and a layer's unused share passes to the next.
         ``"auto"`` is ``"uniform"`` in cascade mode and ``"magnitude"`` in parallel mode,
-        the most accurate of the measured choices that met the target in each mode.
+        the most accurate of the measured choices that met the target in each mode;
+        ``allocation_`` says which one was used.
     reweight : int, default=0
         Rounds of reweighted l1 (Candes, Wakin and Boyd 2008) after the first solve: each
         round solves the same constrained program with every weight's cost
@@ -145,6 +153,9 @@ class NetTrimTransformer(PrunedNetworkMixin):
     epsilon_ : float or ndarray of shape (n_layers,)
         The relative tolerance used: ``epsilon`` itself, or the tolerances found for
         ``target_sparsity`` (one per layer when they differ).
+    allocation_ : {"magnitude", "output", "uniform"} or None
+        The allocation used for ``target_sparsity`` (``"auto"`` resolved for ``mode``);
+        None without ``target_sparsity``.
     network_ : MLPClassifier or MLPRegressor
         The fitted network before pruning (the frozen network itself when wrapped in
         FrozenEstimator; it is never modified).
@@ -152,8 +163,10 @@ class NetTrimTransformer(PrunedNetworkMixin):
         Per layer: ``shape``, ``nnz_before``, ``nnz_after``, ``sparsity``, ``eps_abs``,
         ``relative_error``, ``violation``, ``gap`` (certified relative optimality gap of the
         l1 solve, ``nan`` where not certified), ``n_iter``, ``converged``, ``seconds`` and more:
-        the layer's certificate as the solver reported it; :func:`check_certificate`
-        recomputes it from ``network_``, ``estimator_`` and data. After a fit with
+        the layer's certificate as the solver reported it, and what the fit used
+        (``epsilon``, ``epsilon_floor``, ``gamma``, ``penalty``, ``polished``,
+        ``guarantee``); :func:`check_certificate` recomputes the certificate from
+        ``network_``, ``estimator_``, these records and data. After a fit with
         ``sample_weight``, errors and ``eps_abs`` are in the weighted norm.
     sparsity_ : float
         Fraction of zero non-intercept weights over all layers.
@@ -199,7 +212,7 @@ class NetTrimTransformer(PrunedNetworkMixin):
         "solver": [StrOptions(set(SOLVERS))],
         "gamma": [Interval(Real, 1, None, closed="left")],
         "penalize_intercept": ["boolean"],
-        "polish": ["boolean", StrOptions({"refit", "output", "refine"})],
+        "polish": [StrOptions(set(POLISHES)), None],
         "max_samples": [Interval(Integral, 1, None, closed="left"),
                         Interval(Real, 0, 1, closed="right"), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -269,15 +282,12 @@ class NetTrimTransformer(PrunedNetworkMixin):
         routed = self._route_fit_params(sample_weight, fit_params)
         network, _, _, calibration, weight = self._validated_fit_data(
             X, y, routed.estimator.fit, sample_weight)
+        options = self._prune_options(weight)
+        self.allocation_ = (None if self.target_sparsity is None
+                            else resolve_allocation(self.allocation, self.mode))
         weights, records, self.epsilon_ = prune_fitted_network(
-            network, calibration, epsilon=self.epsilon, mode=self.mode,
-            target_sparsity=self.target_sparsity, allocation=self.allocation,
-            random_state=self.random_state, solver=self.solver, gamma=self.gamma,
-            penalize_intercept=self.penalize_intercept, polish=self.polish,
-            max_iter=self.max_iter, tol=self.tol, n_jobs=self.n_jobs, verbose=self.verbose,
-            reweight=self.reweight, sample_weight=weight, fine_tune=self.fine_tune,
-            fine_tune_learning_rate=self.fine_tune_learning_rate,
-            fine_tune_batch_size=self.fine_tune_batch_size, penalty=self.penalty)
+            network, calibration, options, epsilon=self.epsilon,
+            target_sparsity=self.target_sparsity, allocation=self.allocation_)
         self._set_pruned(network, weights, records)
         return self
 
