@@ -23,7 +23,6 @@ ten ADMM iterations cost and reach the ADMM polish's objective to within 1%.
 import numpy as np
 from scipy import linalg
 
-from ._penalties import SupportMask
 from ._solvers import admm
 from ._solvers.anderson import AndersonAccelerator
 # least_squares_on_support is also re-exported here for _allocation.py, until it imports
@@ -90,8 +89,7 @@ def _polish_relu(program, U0, support, *, max_iter, tol=1e-3, n_halvings=12):
     tenth of ``tol``); otherwise the longest step from ``U0`` towards it that is (the
     feasible set is convex and ``U0`` is in it, so such steps exist).
     """
-    U_fit = admm.solve(program, warm_start=U0, penalty=SupportMask(support),
-                       fit_targets=True, max_iter=max_iter, tol=tol)[0]
+    U_fit = admm.polish(program, U0, support, max_iter=max_iter, tol=tol)
     before = program.check(U0)
     allowed = max(before.violation, 0.1 * tol)
     return _longest_accepted_step(

@@ -12,6 +12,8 @@ inverted once per layer and the penalty can still adapt.
 """
 
 import contextlib
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -187,23 +189,39 @@ def blas_threads(program):
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def solve(program, **options):
-    """Solve ``program`` with batched ADMM (see :func:`_solve` for the options)."""
-    with blas_threads(program):
-        return _solve(program, **options)
+@dataclass(frozen=True)
+class AdmmOptions:
+    """The options of a run (see :func:`solve` for their meaning), built once per call."""
+
+    max_iter: int = 2000
+    tol: float = 1e-3
+    gap_tol: float = 3e-3
+    dual_tol: float | None = None
+    rho: float | None = None
+    adaptive_rho: bool = True
+    alpha: float = 1.75
+    check_every: int = 10
+    compute_dtype: type = np.float32
 
 
-def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
-          adaptive_rho=True, alpha=1.75, check_every=10, dual_tol=None,
-          compute_dtype=np.float32, penalty=None, fit_targets=False, gap_tol=3e-3,
-          keep_state=False):
+class _Dual(NamedTuple):
+    """The data of the program's dual (gap.py): ``targets``, ``V`` in the iterations'
+    precision for the stopping test; ``program_targets`` in the program's for the
+    certificate that is returned."""
+
+    targets: np.ndarray
+    radius: float
+    omega: np.ndarray | None
+    V: np.ndarray | None
+    program_targets: np.ndarray
+
+
+def solve(program, *, warm_start=None, penalty=None, keep_state=False, **options):
     """Solve ``program`` with batched ADMM.
 
     The S-step is the prox of ``penalty`` (default ``program.penalty``), expressed in the
-    equilibrated variables. With ``fit_targets`` (ReLU programs only) the Z-step fits the
-    targets on Omega by least squares instead of projecting on the ball: with
-    ``penalty=SupportMask(support)`` that is the polishing problem, the weights restricted
-    to ``support`` closest to the targets on Omega under the same clipping on Omega^c.
+    equilibrated variables. Polishing (the weights on a support closest to the targets)
+    has its own entry point, :func:`polish`.
 
     Parameters
     ----------
@@ -212,6 +230,12 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         Starting weights (default: the trained weights, which are feasible), or where a
         run on a nearby program ended (``extra["state"]`` of that run): its weights,
         multipliers and penalties.
+    penalty : penalty object or None
+        The penalty to minimise instead of ``program.penalty``.
+    keep_state : bool
+        Return where the run ended (``extra["state"]``, a :class:`SolverState`: two
+        n_samples x n_outputs arrays) to start a nearby program from; paths and target
+        searches ask for it, a single fit does not.
     max_iter : int
         Iteration cap; reaching it returns ``converged=False``.
     tol : float
@@ -244,232 +268,381 @@ def _solve(program, *, warm_start=None, max_iter=2000, tol=1e-3, rho=None,
         in float64). Safe: equilibrated columns and ``kappa = 0.5`` bound the condition
         number of the U-step by ``2 n_inputs + 3``, and the stopping tolerances are far
         above single precision. The weights come back in the program's dtype.
-    keep_state : bool
-        Return where the run ended (``extra["state"]``, a :class:`SolverState`: two
-        n_samples x n_outputs arrays) to start a nearby program from; paths and target
-        searches ask for it, a single fit does not.
 
     Returns
     -------
     weights, n_iter, converged, message, extra : the sparse ``S`` iterate (exact zeros),
     the iteration count, whether both residuals passed, a text and diagnostics.
     """
-    dtype = np.promote_types(compute_dtype, np.float32)
+    options = AdmmOptions(**options)
+    with blas_threads(program):
+        dtype = np.promote_types(options.compute_dtype, np.float32)
+        problem = _l1_constraints(program, dtype)
+        if problem is None:
+            return (program.W.copy(), 0, False,
+                    "infeasible: the targets are farther than eps_abs from the range of A", {})
+        A, cset, dual = problem
+        penalty = program.penalty if penalty is None else penalty
+        certify = not isinstance(penalty, SupportMask)
+        run = _AdmmRun(program, A, cset, penalty, dual if certify else None, warm_start,
+                       options)
+        run.iterate()
+        weights = run.weights()
+        extra = {"rho": run.rho}
+        if keep_state:
+            extra["state"] = run.state()
+        if certify:
+            run.certify_weights(weights)
+        extra.update(bound=run.bound, gap=run.gap)
+        return weights, run.n_iter, run.converged, run.message(), extra
+
+
+def polish(program, U0, support, **options):
+    """The weights on ``support`` closest to a ReLU program's targets: the polishing ADMM.
+
+    Minimises ``1/2 ||(A U - Y) on Omega||^2`` over ``U`` zero off ``support`` subject to
+    the program's clipping ``A U <= V`` on Omega^c, by the iterations of :func:`solve`
+    with the ball projection replaced by the least-squares prox on Omega and the l1
+    prox by masking (``SupportMask``); stopped on the primal and dual residuals (there is
+    no certificate). Starts from ``U0``; ``options`` as for :func:`solve`. Returns the
+    weights, which meet the clipping only to ``tol``: the caller checks them.
+    """
+    options = AdmmOptions(**options)
+    with blas_threads(program):
+        dtype = np.promote_types(options.compute_dtype, np.float32)
+        V = None if program.V is None else program.V.astype(dtype, copy=False)
+        cset = _FitSet(program.Y.astype(dtype, copy=False), program.omega, V)
+        run = _AdmmRun(program, program.A, cset, SupportMask(support), None, U0, options)
+        run.iterate()
+        return run.weights()
+
+
+def _l1_constraints(program, dtype):
+    """``(A, cset, dual)``: the matrix and constraint set of the l1 program (the
+    QR-reduced ball of a linear one) and its dual's data; ``None`` if it is infeasible."""
     if program.kind == "linear":
         A, T, radius = program.linear_reduction()
         if np.isnan(radius):
-            return (program.W.copy(), 0, False,
-                    "infeasible: the targets are farther than eps_abs from the range of A", {})
+            return None
         cset = _BallSet(T.astype(dtype, copy=False), radius)
-    else:
-        A = program.A
-        V = None if program.V is None else program.V.astype(dtype, copy=False)
-        Y = program.Y.astype(dtype, copy=False)
-        cset = (_FitSet(Y, program.omega, V) if fit_targets
-                else _ReluSet(Y, program.omega, V, program.eps_abs))
-    # Equilibrate: unit-norm columns of A (U scaled inversely, the penalty's weights
-    # become scaled by the column scales). Layer inputs differ in scale by orders of
-    # magnitude; this is what keeps one penalty good for every row.
-    col_norms = np.sqrt(np.einsum("ij,ij->j", A, A))
-    col_norms[col_norms == 0] = 1.0
-    d = 1.0 / col_norms
-    A_program = A
-    A = A * d  # in the program's precision for the Gram matrix, then in compute precision
-    penalty = program.penalty if penalty is None else penalty
-    scaled = penalty.scaled(d)  # the penalty of the equilibrated variables U / d
+        return A, cset, _Dual(cset.T, radius, None, None, T)
+    V = None if program.V is None else program.V.astype(dtype, copy=False)
+    cset = _ReluSet(program.Y.astype(dtype, copy=False), program.omega, V, program.eps_abs)
+    return program.A, cset, _Dual(cset.Y, program.eps_abs, program.omega, V, program.Y)
 
-    gram = A.T @ A  # also serves the certificate's tightened multiplier (gap.py)
-    tighten_weights = (scaled.weight_array(A.shape[1]) if isinstance(scaled, L1) else None)
-    kappa = KAPPA
-    A = A.astype(dtype, copy=False)
 
-    state = warm_start if isinstance(warm_start, SolverState) else None
-    if state is not None:
-        warm_start = state.weights
-    U = (program.W if warm_start is None else np.asarray(warm_start)).astype(dtype, copy=True)
-    U /= d[:, None]
-    m = U.shape[1]
-    # The iteration's state is the pre-prox points (D, S_hat) (ADMM as Douglas-Rachford):
-    # Z = P(D) and S = prox(S_hat) are the projected iterates, Lz = D - Z and
-    # Ls = S_hat - S the scaled multipliers. The next state (fD, fS) is written into a
-    # second pair of buffers, swapped with the first every iteration.
-    AU = A @ U
-    Dx, Sx = AU.copy(), U.copy()
-    fD, fS = np.empty_like(Dx), np.empty_like(Sx)
-    work = np.empty_like(AU)
-    Z, Lz, spare = np.empty_like(AU), np.empty_like(AU), np.empty_like(AU)
-    row_scale = scaled.row_scale(U.shape[0], U.shape[1])
-    if state is not None and state.Z.shape == AU.shape and state.suits(program.eps_abs):
-        # Restart where a nearby program's run ended: its penalties and multipliers (the
-        # multiplier of U = S back in the equilibrated variables, see SolverState).
-        rho = state.rho if rho is None else rho
-        np.add(state.Z, state.multiplier / rho, out=Dx, casting="unsafe")
-        Sx += state.subgradient * d[:, None] / (rho * kappa)
-    if rho is None:
-        rho = (1.0 if row_scale is None
-               else _initial_rho(program.W, d, kappa, row_scale) * RHO_SCALE[_rho_key(program)])
-    rho0 = cset.rho = rho
+class _AdmmRun:
+    """One ADMM run: its matrices, buffers and scalars, in the equilibrated variables.
 
-    def prox_s(X, rho):
-        return scaled.prox(X, 1.0 / (rho * kappa))
+    The life of a run: ``__init__`` sets it up (equilibration and the U-step factor,
+    the start and the initial ``rho``, the stopping tests), :meth:`iterate` runs
+    :meth:`step` until :meth:`certify` (or the residual test) passes or ``max_iter``,
+    then :meth:`weights`, :meth:`state` and :meth:`certify_weights` export the result.
 
-    # A dual scale for when the optimum has (almost) no penalised weights and the duals
-    # vanish: a thousandth of the norm of a full subgradient of the penalty.
-    dual_floor = max(1e-3 * scaled.subgradient_norm(U.shape), np.finfo(np.float32).eps)
-    dual_tol = 10 * tol if dual_tol is None else dual_tol
-    # The data of the dual (gap.py), in the equilibrated variables.
-    certify = not fit_targets and not isinstance(penalty, SupportMask)
-    if program.kind == "linear":
-        dual_data = dict(targets=cset.T, radius=radius, omega=None, V=None)
-    else:
-        dual_data = dict(targets=cset.Y, radius=program.eps_abs, omega=program.omega, V=V)
-    gap = bound = violation = float("nan")
-    # Feasibility is measured like the primal residual: relative to eps_abs when it is
-    # the smaller, so the outputs end within eps_abs * (1 + tol).
-    gap_scale = min(program.target_norm, program.eps_abs) if program.eps_abs > 0 else 1.0
-    gap_scale = gap_scale if gap_scale > 0 else 1.0
-    if certify and not np.isfinite(dual_bound(A[:1], dual_data["targets"][:1], 0.0, scaled,
-                                              np.zeros_like(AU[:1]))):
-        gap_scale = np.inf  # zero weights off the intercept: no certificate, old test
-    certified = certify and np.isfinite(gap_scale)
-    # Only a certified run may leave inputs out: its stopping test checks them all.
-    working = RowWorkingSet(A, gram, kappa, tighten_weights if certified else None)
+    The iteration's state is the pre-prox points ``(Dx, Sx)`` (ADMM as Douglas-Rachford):
+    ``Z = P(Dx)`` and ``S = prox(Sx)`` are the projected iterates, ``Lz = Dx - Z`` and
+    ``Ls = Sx - S`` the scaled multipliers. The next state ``(fD, fS)`` is written into a
+    second pair of buffers, swapped with the first every iteration.
 
-    def scaled_bound(multiplier):
-        """The dual bound of a multiplier, in the equilibrated variables."""
-        return dual_bound(A, dual_data["targets"], dual_data["radius"], scaled, multiplier,
-                          omega=dual_data["omega"], V=dual_data["V"])
+    ``dual`` (a :class:`_Dual`, or ``None``) asks for the certified stopping test; it
+    is used when the penalty has a certificate.
+    """
 
-    best_multiplier, tightened_at = None, -TIGHTEN_EVERY
-    converged = False
-    r_norm = s_norm = eps_dual = np.inf
-    Z_old = S_old = None
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        measure = n_iter % check_every == 0 or n_iter == max_iter
+    def __init__(self, program, A, cset, penalty, dual, warm_start, options):
+        self.program, self.cset, self.penalty, self.dual = program, cset, penalty, dual
+        self.options = options
+        self.kappa = KAPPA
+        self._equilibrate(A, np.promote_types(options.compute_dtype, np.float32))
+        self._start(warm_start, options.rho)
+        self._stopping_tests()
+
+    # -- setup ----------------------------------------------------------------------
+
+    def _equilibrate(self, A, dtype):
+        """Unit-norm columns of ``A``, the penalty scaled to match, the Gram matrix.
+
+        Layer inputs differ in scale by orders of magnitude; equilibrating (U scaled
+        inversely, the penalty's weights scaled by the column scales) is what keeps one
+        penalty good for every row.
+        """
+        col_norms = np.sqrt(np.einsum("ij,ij->j", A, A))
+        col_norms[col_norms == 0] = 1.0
+        self.d = 1.0 / col_norms
+        self.A_program = A
+        A = A * self.d  # in the program's precision for the Gram matrix, then in compute's
+        self.scaled = self.penalty.scaled(self.d)  # the penalty of the variables U / d
+        self.gram = A.T @ A  # also serves the certificate's tightened multiplier (gap.py)
+        self.tighten_weights = (self.scaled.weight_array(A.shape[1])
+                                if isinstance(self.scaled, L1) else None)
+        self.A = A.astype(dtype, copy=False)
+
+    def _start(self, warm_start, rho):
+        """The starting state, its buffers and the initial ``rho``."""
+        program, A, d, kappa = self.program, self.A, self.d, self.kappa
+        state = warm_start if isinstance(warm_start, SolverState) else None
+        if state is not None:
+            warm_start = state.weights
+        U = (program.W if warm_start is None else np.asarray(warm_start)).astype(
+            A.dtype, copy=True)
+        U /= d[:, None]
+        self.U, self.S, self.m = U, None, U.shape[1]
+        self.AU = AU = A @ U
+        self.Dx, self.Sx = AU.copy(), U.copy()
+        self.fD, self.fS = np.empty_like(self.Dx), np.empty_like(self.Sx)
+        self.work = np.empty_like(AU)
+        self.Z, self.Lz, self.spare = np.empty_like(AU), np.empty_like(AU), np.empty_like(AU)
+        row_scale = self.scaled.row_scale(U.shape[0], U.shape[1])
+        if state is not None and state.Z.shape == AU.shape and state.suits(program.eps_abs):
+            # Restart where a nearby program's run ended: its penalties and multipliers
+            # (the multiplier of U = S back in the equilibrated variables, see
+            # SolverState).
+            rho = state.rho if rho is None else rho
+            np.add(state.Z, state.multiplier / rho, out=self.Dx, casting="unsafe")
+            self.Sx += state.subgradient * d[:, None] / (rho * kappa)
+        if rho is None:
+            rho = (1.0 if row_scale is None
+                   else _initial_rho(program.W, d, kappa, row_scale)
+                   * RHO_SCALE[_rho_key(program)])
+        self.rho = self.rho0 = self.cset.rho = rho
+
+    def _stopping_tests(self):
+        """The scales of the stopping tests, whether the run is certified, the working set."""
+        program, opts = self.program, self.options
+        # A dual scale for when the optimum has (almost) no penalised weights and the
+        # duals vanish: a thousandth of the norm of a full subgradient of the penalty.
+        self.dual_floor = max(1e-3 * self.scaled.subgradient_norm(self.U.shape),
+                              np.finfo(np.float32).eps)
+        self.dual_tol = 10 * opts.tol if opts.dual_tol is None else opts.dual_tol
+        # Feasibility is measured like the primal residual: relative to eps_abs when it is
+        # the smaller, so the outputs end within eps_abs * (1 + tol).
+        gap_scale = min(program.target_norm, program.eps_abs) if program.eps_abs > 0 else 1.0
+        gap_scale = gap_scale if gap_scale > 0 else 1.0
+        if self.dual is not None and not np.isfinite(dual_bound(
+                self.A[:1], self.dual.targets[:1], 0.0, self.scaled,
+                np.zeros_like(self.AU[:1]))):
+            gap_scale = np.inf  # zero weights off the intercept: no certificate, old test
+        self.gap_scale = gap_scale
+        self.certified = self.dual is not None and np.isfinite(gap_scale)
+        # Only a certified run may leave inputs out: its stopping test checks them all.
+        self.working = RowWorkingSet(self.A, self.gram, self.kappa,
+                                     self.tighten_weights if self.certified else None)
+        self.gap = self.bound = self.violation = float("nan")
+        self.best_multiplier, self.tightened_at = None, -TIGHTEN_EVERY
+        self.r_norm = self.s_norm = self.eps_dual = np.inf
+        self.Z_old = self.S_old = None
+        self.n_iter, self.converged = 0, False
+
+    # -- iterate --------------------------------------------------------------------
+
+    def prox_s(self, X):
+        return self.scaled.prox(X, 1.0 / (self.rho * self.kappa))
+
+    def iterate(self):
+        """Run :meth:`step` until the stopping test passes or ``max_iter``."""
+        for n_iter in range(1, self.options.max_iter + 1):
+            self.n_iter = n_iter
+            if self.step(n_iter):
+                self.converged = True
+                break
+
+    def step(self, n_iter):
+        """ADMM iteration ``n_iter``; True when the stopping test passed (at the state
+        the iteration started from, which is then kept)."""
+        opts = self.options
+        measure = n_iter % opts.check_every == 0 or n_iter == opts.max_iter
         # The dual residual costs a product with A^T on two blocks: with a certificate it
         # only steers rho, so it is measured only when rho may change.
-        balance = adaptive_rho and n_iter % (5 * check_every) == 0
-        need_dual = measure and not certified
+        balance = opts.adaptive_rho and n_iter % (5 * opts.check_every) == 0
+        need_dual = measure and not self.certified
         if n_iter % WORKING_SET_EVERY == 0:
-            working.shrink(Sx, 1.0 / (rho * kappa))
-        # The resolvents of the state: Z = P(D), S = prox(S_hat); the scaled multipliers
-        # Lz = D - Z and Ls = S_hat - S are formed only where they are read, which saves
-        # passes over the n_samples x n_outputs arrays (they dominate on small layers).
-        cset.project_into(Dx, Z, work)
-        S = prox_s(Sx, rho)
-        # The U-step from Z - Lz = 2 Z - D and S - Ls = 2 S - S_hat.
-        np.multiply(Z, 2, out=work)
-        work -= Dx
-        U = working.u_step(work, kappa * (2 * S - Sx), AU)
-        # The relaxed updates (Boyd et al. 2011, 3.4.3): D + alpha (A U - Z) is
-        # alpha A U + (1 - alpha) Z + Lz, and the same for S_hat.
-        np.subtract(AU, Z, out=fD)
+            self.working.shrink(self.Sx, 1.0 / (self.rho * self.kappa))
+        self._resolve_and_u_step()
         if measure:
-            Rs = U - S
-            r_norm = np.sqrt(_sq_norm(fD) + kappa * _sq_norm(Rs))
-            np.subtract(Dx, Z, out=Lz)
-            Ls = Sx - S
-            if need_dual and Z_old is not None:
-                both = A.T @ np.hstack([Z - Z_old, Lz])
-                s_norm = rho * np.sqrt(_sq_norm(both[:, :m] + kappa * (S - S_old)))
-        fD *= alpha
-        fD += Dx
-        np.subtract(U, S, out=fS)
-        fS *= alpha
-        fS += Sx
-        if measure:
-            scale_pri = max(np.sqrt(_sq_norm(AU) + kappa * _sq_norm(U)),
-                            np.sqrt(_sq_norm(Z) + kappa * _sq_norm(S)))
-            # Relative to the tolerance itself when it is the smaller: the returned
-            # weights must keep the outputs within eps_abs * (1 + tol), not tol * ||Y||.
-            eps_pri = tol * max(min(scale_pri, cset.radius) if cset.radius > 0
-                                else scale_pri, 1e-30)
-            # U carries no cost, so A^T y_z + kappa y_s -> 0 at the optimum and Boyd's
-            # relative dual scale degenerates (it equals the dual residual itself); the
-            # two terms' own sizes are the scale instead.
-            if need_dual and Z_old is not None:
-                eps_dual = dual_tol * max(rho * np.sqrt(_sq_norm(both[:, m:])),
-                                          rho * kappa * np.sqrt(_sq_norm(Ls)), dual_floor)
-            if certified:
-                # Stop on what is returned: S feasible to tol, and certified near optimal.
-                working.product(S, work)
-                violation = cset.violation(work, spare) / gap_scale
-                if violation <= tol or balance:
-                    multiplier = rho * Lz
-                    bound = scaled_bound(multiplier)
-                    gap = relative_gap(scaled.value(S), bound)
-                    if (gap > gap_tol and tighten_weights is not None
-                            and n_iter - tightened_at >= TIGHTEN_EVERY):
-                        tightened_at = n_iter
-                        candidate = tightened_multiplier(A, gram, S, multiplier,
-                                                         tighten_weights)
-                        tight = scaled_bound(candidate)
-                        if tight > bound:
-                            best_multiplier, bound = candidate, tight
-                            gap = relative_gap(scaled.value(S), bound)
-                    if violation <= tol and gap <= gap_tol:
-                        converged = True
-                        break
-                    working.grow(multiplier)
-            elif r_norm <= eps_pri and s_norm <= eps_dual:
-                converged = True
-                break
+            Ls, both = self._residuals(need_dual)
+        self._relax()
+        if measure and self._passes(n_iter, balance, Ls, both):
+            return True
         # The dual residual compares the resolvents of consecutive iterations.
         following = n_iter + 1
-        if (following % check_every == 0 or following == max_iter) and not certified:
-            Z_old, S_old = Z.copy(), S
-        if measure and balance and n_iter < max_iter:
-            # Balance the two stopping tests, within [rho0 / 16, 16 rho0] (unbounded
-            # balancing was seen to drive rho to 1e-15 and diverge on real layers). With a
-            # certificate: a larger rho enforces the constraints harder, a smaller one
-            # moves the multipliers faster; residual balancing (Boyd et al. 2011, 3.4.1)
-            # was seen to drive rho to its cap on cascade layers, where the gap then
-            # stalled (digits layer 2, epsilon 0.3: 2000 iterations, gap 3%, against 920
-            # to a 0.3% gap at the fixed initial rho). Without: the relative residuals.
-            # (A zero dual residual, e.g. an intercept-only layer, counts as balanced low.)
-            if certified:
-                lags = ((violation / tol, gap / gap_tol) if np.isfinite(gap) else (1, 1))
-                band = CERTIFIED_BALANCE
-            else:
-                lags, band = (r_norm / eps_pri, s_norm / eps_dual), 10
-            factor = (2.0 if lags[0] > band * lags[1] and rho < 16 * rho0
-                      else 0.5 if lags[1] > band * lags[0] and rho > rho0 / 16 else 1.0)
-            if factor != 1.0:
-                # The new state resolves to the same Z and S: the multipliers are normal
-                # to the set at Z (and subgradients at S), so any positive multiple is.
-                Dx, fD, Sx, fS = fD, Dx, fS, Sx
-                cset.project_into(Dx, Z, work)
-                np.subtract(Dx, Z, out=Lz)
-                S = prox_s(Sx, rho)
-                Sx[...] = S + (Sx - S) / factor
-                Dx[...] = Z + Lz / factor
-                rho *= factor
-                cset.rho = rho
-                continue
-        Dx, fD, Sx, fS = fD, Dx, fS, Sx
-    weights = (S * d[:, None]).astype(program.dtype, copy=False)
-    extra = {"rho": rho}
-    if keep_state:
-        # Where the run ended (the resolvents of the current state), to start a nearby
-        # program from.
-        cset.project_into(Dx, Z, work)
-        S_end = prox_s(Sx, rho)
-        extra["state"] = SolverState(
-            weights=(S_end * d[:, None]).astype(program.dtype, copy=False), Z=Z.copy(),
-            multiplier=rho * (Dx - Z), subgradient=rho * kappa * (Sx - S_end) / d[:, None],
-            rho=rho, eps_abs=program.eps_abs)
-    if certify:
-        # The certificate, in the program's own variables and precision (float64 sums).
-        targets = T if program.kind == "linear" else program.Y
-        bound = max(dual_bound(A_program, targets, dual_data["radius"], penalty, Lam,
-                               omega=dual_data["omega"], V=program.V)
-                    for Lam in ([rho * Lz] if best_multiplier is None
-                                else [rho * Lz, best_multiplier]))
-        gap = relative_gap(penalty.value(weights), bound)
-    message = "converged" if converged else (
-        f"stopped at max_iter={max_iter}: primal residual {float(r_norm):.3g},"
-        f" dual residual {float(s_norm):.3g}, relative violation {violation:.3g},"
-        f" optimality gap {gap:.3g}")
-    extra.update(bound=bound, gap=gap)
-    return weights, n_iter, converged, message, extra
+        if ((following % opts.check_every == 0 or following == opts.max_iter)
+                and not self.certified):
+            self.Z_old, self.S_old = self.Z.copy(), self.S
+        if measure and balance and n_iter < opts.max_iter and self.rebalance():
+            return False  # the state is already the rescaled one
+        self._swap()
+        return False
+
+    def _resolve_and_u_step(self):
+        """``Z = P(Dx)``, ``S = prox(Sx)``, the U-step and ``fD = A U - Z``.
+
+        The scaled multipliers Lz = Dx - Z and Ls = Sx - S are formed only where they are
+        read, which saves passes over the n_samples x n_outputs arrays (they dominate on
+        small layers).
+        """
+        Z, work = self.Z, self.work
+        self.cset.project_into(self.Dx, Z, work)
+        self.S = S = self.prox_s(self.Sx)
+        # The U-step from Z - Lz = 2 Z - Dx and S - Ls = 2 S - Sx.
+        np.multiply(Z, 2, out=work)
+        work -= self.Dx
+        self.U = self.working.u_step(work, self.kappa * (2 * S - self.Sx), self.AU)
+        np.subtract(self.AU, Z, out=self.fD)
+
+    def _relax(self):
+        """The relaxed updates (Boyd et al. 2011, 3.4.3) into ``(fD, fS)``: Dx + alpha
+        (A U - Z) is alpha A U + (1 - alpha) Z + Lz, and the same for Sx."""
+        alpha = self.options.alpha
+        self.fD *= alpha
+        self.fD += self.Dx
+        np.subtract(self.U, self.S, out=self.fS)
+        self.fS *= alpha
+        self.fS += self.Sx
+
+    def _swap(self):
+        self.Dx, self.fD, self.Sx, self.fS = self.fD, self.Dx, self.fS, self.Sx
+
+    def rebalance(self):
+        """Balance the two stopping tests by rescaling ``rho``; True if it changed.
+
+        Within [rho0 / 16, 16 rho0] (unbounded balancing was seen to drive rho to 1e-15
+        and diverge on real layers). With a certificate: a larger rho enforces the
+        constraints harder, a smaller one moves the multipliers faster; residual
+        balancing (Boyd et al. 2011, 3.4.1) was seen to drive rho to its cap on cascade
+        layers, where the gap then stalled (digits layer 2, epsilon 0.3: 2000 iterations,
+        gap 3%, against 920 to a 0.3% gap at the fixed initial rho). Without: the
+        relative residuals. (A zero dual residual, e.g. an intercept-only layer, counts as
+        balanced low.)
+        """
+        rho, rho0 = self.rho, self.rho0
+        if self.certified:
+            opts = self.options
+            lags = ((self.violation / opts.tol, self.gap / opts.gap_tol)
+                    if np.isfinite(self.gap) else (1, 1))
+            band = CERTIFIED_BALANCE
+        else:
+            lags, band = (self.r_norm / self.eps_pri, self.s_norm / self.eps_dual), 10
+        factor = (2.0 if lags[0] > band * lags[1] and rho < 16 * rho0
+                  else 0.5 if lags[1] > band * lags[0] and rho > rho0 / 16 else 1.0)
+        if factor == 1.0:
+            return False
+        # The new state resolves to the same Z and S: the multipliers are normal to the
+        # set at Z (and subgradients at S), so any positive multiple is.
+        self._swap()
+        Dx, Sx, Z, Lz = self.Dx, self.Sx, self.Z, self.Lz
+        self.cset.project_into(Dx, Z, self.work)
+        np.subtract(Dx, Z, out=Lz)
+        self.S = S = self.prox_s(Sx)
+        Sx[...] = S + (Sx - S) / factor
+        Dx[...] = Z + Lz / factor
+        self.rho = self.cset.rho = rho * factor
+        return True
+
+    # -- certify --------------------------------------------------------------------
+
+    def _residuals(self, need_dual):
+        """The primal residual (and the dual one if ``need_dual``); ``Lz`` into its
+        buffer. Returns ``Ls`` and ``A^T [Z - Z_old, Lz]`` (``None`` if not measured)."""
+        kappa, S = self.kappa, self.S
+        Rs = self.U - S
+        self.r_norm = np.sqrt(_sq_norm(self.fD) + kappa * _sq_norm(Rs))
+        np.subtract(self.Dx, self.Z, out=self.Lz)
+        Ls = self.Sx - S
+        both = None
+        if need_dual and self.Z_old is not None:
+            both = self.A.T @ np.hstack([self.Z - self.Z_old, self.Lz])
+            self.s_norm = self.rho * np.sqrt(
+                _sq_norm(both[:, :self.m] + kappa * (S - self.S_old)))
+        return Ls, both
+
+    def _passes(self, n_iter, balance, Ls, both):
+        """The stopping test: :meth:`certify` for a certified run, else the residuals."""
+        opts, rho = self.options, self.rho
+        scale_pri = max(np.sqrt(_sq_norm(self.AU) + self.kappa * _sq_norm(self.U)),
+                        np.sqrt(_sq_norm(self.Z) + self.kappa * _sq_norm(self.S)))
+        # Relative to the tolerance itself when it is the smaller: the returned weights
+        # must keep the outputs within eps_abs * (1 + tol), not tol * ||Y||.
+        radius = self.cset.radius
+        self.eps_pri = opts.tol * max(min(scale_pri, radius) if radius > 0 else scale_pri,
+                                      1e-30)
+        # U carries no cost, so A^T y_z + kappa y_s -> 0 at the optimum and Boyd's
+        # relative dual scale degenerates (it equals the dual residual itself); the two
+        # terms' own sizes are the scale instead.
+        if both is not None:
+            self.eps_dual = self.dual_tol * max(
+                rho * np.sqrt(_sq_norm(both[:, self.m:])),
+                rho * self.kappa * np.sqrt(_sq_norm(Ls)), self.dual_floor)
+        if self.certified:
+            return self.certify(n_iter, balance)
+        return self.r_norm <= self.eps_pri and self.s_norm <= self.eps_dual
+
+    def _scaled_bound(self, multiplier):
+        """The dual bound of a multiplier, in the equilibrated variables."""
+        dual = self.dual
+        return dual_bound(self.A, dual.targets, dual.radius, self.scaled, multiplier,
+                          omega=dual.omega, V=dual.V)
+
+    def certify(self, n_iter, balance):
+        """Stop on what is returned: S feasible to tol, and certified near optimal.
+
+        The gap is evaluated when S is feasible (and when rho may be rebalanced): from the
+        multiplier ``rho Lz`` and, at most every ``TIGHTEN_EVERY`` iterations, its
+        tightened form (gap.py). A failed test brings back dropped inputs whose dual
+        constraint the multiplier violates.
+        """
+        opts, S, scaled = self.options, self.S, self.scaled
+        self.working.product(S, self.work)
+        self.violation = violation = (self.cset.violation(self.work, self.spare)
+                                      / self.gap_scale)
+        if not (violation <= opts.tol or balance):
+            return False
+        multiplier = self.rho * self.Lz
+        self.bound = self._scaled_bound(multiplier)
+        self.gap = relative_gap(scaled.value(S), self.bound)
+        if (self.gap > opts.gap_tol and self.tighten_weights is not None
+                and n_iter - self.tightened_at >= TIGHTEN_EVERY):
+            self.tightened_at = n_iter
+            candidate = tightened_multiplier(self.A, self.gram, S, multiplier,
+                                             self.tighten_weights)
+            tight = self._scaled_bound(candidate)
+            if tight > self.bound:
+                self.best_multiplier, self.bound = candidate, tight
+                self.gap = relative_gap(scaled.value(S), self.bound)
+        if violation <= opts.tol and self.gap <= opts.gap_tol:
+            return True
+        self.working.grow(multiplier)
+        return False
+
+    def certify_weights(self, weights):
+        """The certificate of the returned ``weights``, in the program's own variables
+        and precision (float64 sums): ``self.bound`` and ``self.gap``."""
+        dual = self.dual
+        candidates = ([self.rho * self.Lz] if self.best_multiplier is None
+                      else [self.rho * self.Lz, self.best_multiplier])
+        self.bound = max(dual_bound(self.A_program, dual.program_targets, dual.radius,
+                                    self.penalty, Lam, omega=dual.omega, V=self.program.V)
+                         for Lam in candidates)
+        self.gap = relative_gap(self.penalty.value(weights), self.bound)
+
+    # -- export ---------------------------------------------------------------------
+
+    def weights(self):
+        """The sparse iterate ``S`` in the program's variables and dtype."""
+        return (self.S * self.d[:, None]).astype(self.program.dtype, copy=False)
+
+    def state(self):
+        """Where the run ended (the resolvents of the current state), to start a nearby
+        program from. Overwrites the ``Z`` and ``work`` buffers."""
+        d, rho, Dx, Sx, Z = self.d, self.rho, self.Dx, self.Sx, self.Z
+        self.cset.project_into(Dx, Z, self.work)
+        S_end = self.prox_s(Sx)
+        return SolverState(
+            weights=(S_end * d[:, None]).astype(self.program.dtype, copy=False), Z=Z.copy(),
+            multiplier=rho * (Dx - Z), subgradient=rho * self.kappa * (Sx - S_end) / d[:, None],
+            rho=rho, eps_abs=self.program.eps_abs)
+
+    def message(self):
+        if self.converged:
+            return "converged"
+        return (f"stopped at max_iter={self.options.max_iter}: primal residual"
+                f" {float(self.r_norm):.3g}, dual residual {float(self.s_norm):.3g},"
+                f" relative violation {self.violation:.3g}, optimality gap {self.gap:.3g}")
