@@ -211,10 +211,12 @@ class GroupL1:
 
 
 class SparseGroupL1:
-    """``sum_i w_i ((1 - alpha) ||u_i||_2 + alpha ||u_i||_1)``: sparse rows, fewer units.
+    """``sum_i w_i ((1 - alpha) ||u_i||_2 + alpha sum_j v_ij |u_ij|)``: sparse rows, fewer units.
 
-    Its prox is soft thresholding at ``step * alpha * w_i`` followed by block soft
-    thresholding at ``step * (1 - alpha) * w_i`` (exact, closed form).
+    Its prox is soft thresholding at ``step * alpha * w_i * v_ij`` followed by block soft
+    thresholding at ``step * (1 - alpha) * w_i`` (exact, closed form: the l2 norm of a row
+    is invariant under the entries' signs, so the l1 part's prox may go first whatever its
+    per-entry weights).
 
     Parameters
     ----------
@@ -223,19 +225,37 @@ class SparseGroupL1:
     weights : None or ndarray of shape (n_rows,)
         One weight per row, for both parts.
     penalize_intercept : bool, default=False
+    l1_weights : None or ndarray of shape (n_rows, n_outputs) or (n_rows, 1)
+        Per-entry weights ``v_ij`` of the l1 part only (``None``: all ones). What
+        reweighting sets (see :func:`reweighted_penalty`); the group part keeps ``weights``.
     """
 
-    def __init__(self, alpha=0.5, weights=None, penalize_intercept=False):
+    def __init__(self, alpha=0.5, weights=None, penalize_intercept=False, l1_weights=None):
         if not 0 <= alpha <= 1:
             raise ValueError(f"alpha must be in [0, 1], got {alpha!r}.")
         self.alpha = float(alpha)
         self.group = GroupL1(weights, penalize_intercept)
         self.weights = self.group.weights
         self.penalize_intercept = bool(penalize_intercept)
+        self.l1_weights = (None if l1_weights is None
+                           else _check_weights(l1_weights, "SparseGroupL1 l1"))
+        if self.l1_weights is not None and self.l1_weights.ndim != 2:
+            raise ValueError(f"SparseGroupL1 l1_weights must be 2-dimensional, got shape"
+                             f" {self.l1_weights.shape}.")
+
+    def _l1_entry_weights(self, n_rows):
+        """``alpha * w_i * v_ij``, shape ``(n_rows, 1)`` or ``(n_rows, n_outputs)``."""
+        w = self.group.weight_array(n_rows)[:, None]
+        if self.l1_weights is not None:
+            if self.l1_weights.shape[0] != n_rows:
+                raise ValueError(f"SparseGroupL1 l1_weights have {self.l1_weights.shape[0]}"
+                                 f" rows, the weights {n_rows}.")
+            w = w * self.l1_weights
+        return self.alpha * w
 
     def _parts(self, n_rows):
         w = self.group.weight_array(n_rows)
-        return (L1((self.alpha * w)[:, None], penalize_intercept=True),
+        return (L1(self._l1_entry_weights(n_rows), penalize_intercept=True),
                 GroupL1((1 - self.alpha) * w, penalize_intercept=True))
 
     def value(self, U):
@@ -247,39 +267,51 @@ class SparseGroupL1:
         return group.prox(l1.prox(X, step), step)
 
     def scaled(self, d):
-        return SparseGroupL1(self.alpha, self.group.scaled(d).weights, penalize_intercept=True)
+        return SparseGroupL1(self.alpha, self.group.scaled(d).weights, penalize_intercept=True,
+                             l1_weights=self.l1_weights)
 
     def restrict(self, rows, cols):
-        if self.weights is None:
+        if self.weights is None and self.l1_weights is None:
             return self
-        return SparseGroupL1(self.alpha, self.weights[rows], self.penalize_intercept)
+        v = self.l1_weights
+        if v is not None:
+            v = v[rows]
+            v = v[:, cols] if v.shape[1] > 1 else v
+        return SparseGroupL1(self.alpha, None if self.weights is None else self.weights[rows],
+                             self.penalize_intercept, l1_weights=v)
 
     def free_mask(self, shape):
         return self.group.free_mask(shape)
 
     def dual_norm(self, G, rtol=1e-7):
-        """Per row the smallest ``t`` with ``||ST(g_i, t alpha w_i)||_2 <= t (1-alpha) w_i``.
+        """Per row the smallest ``t`` with ``||ST(g_i, t alpha w_i v_i)||_2 <= t (1-alpha) w_i``.
 
-        The dual ball of a row is the Minkowski sum ``(1-alpha) w_i B_2 + alpha w_i B_inf``.
-        Found by bisection on all rows at once; the upper end of the bracket is returned,
-        so the value is never below the true dual norm (a certified gap stays certified).
+        The dual ball of a row is the Minkowski sum ``(1-alpha) w_i B_2 + alpha w_i
+        diag(v_i) B_inf``. Found by bisection on all rows at once; the upper end of the
+        bracket is returned, so the value is never below the true dual norm (a certified
+        gap stays certified).
         """
         G = np.abs(np.asarray(G, dtype=np.float64))
         w = self.group.weight_array(G.shape[0])
         free = w == 0
         if np.any(G[free] > 0):
             return np.inf
+        thresholds = np.broadcast_to(self._l1_entry_weights(G.shape[0]), G.shape)[~free]
         G, w = G[~free], w[~free]
         if G.size == 0:
             return 0.0
 
         def inside(t):
-            shrunk = np.maximum(G - (t * self.alpha * w)[:, None], 0)
+            shrunk = np.maximum(G - t[:, None] * thresholds, 0)
             return _row_norms(shrunk) <= t * (1 - self.alpha) * w
 
-        # Upper bracket: the l1 part alone (alpha > 0) or the l2 part alone.
+        # Upper bracket: the l1 part alone (alpha > 0, every entry weighted) or the l2
+        # part alone.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            l1_alone = np.where(G > 0, G / thresholds, 0.0)
+        l1_alone = np.nan_to_num(l1_alone, nan=np.inf, posinf=np.inf)
         hi = np.minimum(
-            np.max(G, axis=1) / (self.alpha * w) if self.alpha > 0 else np.inf,
+            np.max(l1_alone, axis=1, initial=0.0) if self.alpha > 0 else np.inf,
             _row_norms(G) / ((1 - self.alpha) * w) if self.alpha < 1 else np.inf)
         lo = np.zeros_like(hi)
         for _ in range(200):
@@ -308,7 +340,8 @@ class SparseGroupL1:
 
     def __repr__(self):
         w = "None" if self.weights is None else f"array{self.weights.shape}"
-        return (f"SparseGroupL1(alpha={self.alpha}, weights={w},"
+        v = "None" if self.l1_weights is None else f"array{self.l1_weights.shape}"
+        return (f"SparseGroupL1(alpha={self.alpha}, weights={w}, l1_weights={v},"
                 f" penalize_intercept={self.penalize_intercept})")
 
 
@@ -387,8 +420,13 @@ def reweighted_penalty(penalty, U):
 
     Weights ``1 / (|u| + delta)`` of an :class:`~sklearn_nettrim._penalties.L1`, or
     ``1 / (||u_i|| + delta)`` per row of a group penalty, normalised to a mean of 1 over
-    the penalised entries. Every round solves the same constraints, so any answer keeps
-    the layer's guarantee.
+    the penalised entries. A :class:`SparseGroupL1` has its l1 part reweighted per entry
+    (``l1_weights = 1 / (|u| + delta)``, normalised the same way) and its group part and
+    ``alpha`` kept as they are: the l1 part is what decides which weights of a kept row
+    are zero, which is what reweighting sharpens; reweighting the rows too would make the
+    rounds drop whole units faster than the plain group penalty chose to (a different
+    trade-off from the one the user picked with ``penalty="sparse_group"``). Every round
+    solves the same constraints, so any answer keeps the layer's guarantee.
     """
     U = np.abs(np.asarray(U, dtype=np.float64))
     intercept = getattr(penalty, "penalize_intercept", False)
@@ -398,9 +436,13 @@ def reweighted_penalty(penalty, U):
         delta = REWEIGHT_DELTA * (body[body > 0].mean() if np.any(body > 0) else 1.0)
         w = 1.0 / (size + delta)
         return GroupL1(w / w[:-1].mean(), penalize_intercept=intercept)
-    if not isinstance(penalty, L1):
+    if not isinstance(penalty, (L1, SparseGroupL1)):
         return penalty  # no reweighting rule: the same program again
     body = U[:-1] if not intercept else U
     delta = REWEIGHT_DELTA * (body[body > 0].mean() if np.any(body > 0) else 1.0)
     w = 1.0 / (U + delta)
-    return L1(w / w[:-1].mean(), penalize_intercept=intercept)
+    w = w / w[:-1].mean()
+    if isinstance(penalty, SparseGroupL1):
+        return SparseGroupL1(penalty.alpha, penalty.weights, penalize_intercept=intercept,
+                             l1_weights=w)
+    return L1(w, penalize_intercept=intercept)
