@@ -9,6 +9,15 @@ around ``Y`` on Omega, clipping to ``<= V`` on Omega^c), ``S`` is soft-threshold
 ``U`` is a ridge-like least-squares step. The two constraints carry the penalties ``rho``
 and ``rho kappa``; the U-step matrix ``A^T A + kappa I`` does not depend on ``rho``: it is
 inverted once per layer and the penalty can still adapt.
+
+Layout: :func:`solve` (the l1 program, certified) and :func:`polish` (least squares on a
+support, for ``_polish``) are the entry points; each builds its constraint set
+(``_ReluSet`` / ``_BallSet`` / ``_FitSet``) and drives one :class:`_AdmmRun`, whose
+methods are the stages of a run: setup (equilibration and the U-step factor, the start
+and the initial ``rho``, the stopping tests), :meth:`~_AdmmRun.step` (one iteration, with
+``rebalance`` of ``rho``), :meth:`~_AdmmRun.certify` (the dual bound, the gap and the
+stopping test) and the export (:meth:`~_AdmmRun.weights`, :meth:`~_AdmmRun.state`,
+:meth:`~_AdmmRun.certify_weights`).
 """
 
 import contextlib
