@@ -66,7 +66,7 @@ for mode in modes:
     for epsilon in epsilons:
         start = time.perf_counter()
         trim = NetTrimTransformer(FrozenEstimator(mlp), epsilon=epsilon, mode=mode,
-                                  polish=True).fit(X_train)
+                                  polish="feasible").fit(X_train)
         results[mode].append({
             "epsilon": epsilon,
             "nnz": [r["nnz_after"] for r in trim.layer_stats_],

@@ -50,9 +50,8 @@ from ._engine import (
     traverse,
 )
 from ._network import layer_inputs
-from ._polish import least_squares_on_support
 from ._program import LayerProgram
-from ._refine import _top_k
+from ._solvers.support import least_squares_on_support, top_k
 from ._spec import SolverSpec, records_nnz
 from ._warnings import warn_user
 
@@ -209,7 +208,7 @@ class TargetSearch:
             k = int(min(max(round(budgets[i]), 0), W[:-1].size))
             program = LayerProgram(self.network.inputs[i], W, kind=self.network.kinds[i],
                                    epsilon=0.0, sample_weight=self.options.sample_weight)
-            U = least_squares_on_support(program, _top_k(W, body, k))
+            U = least_squares_on_support(program, top_k(W, body, k))
             guesses.append(GUESS_FACTOR * program.check(U).relative_error)
         return np.clip(np.nan_to_num(np.asarray(guesses), nan=0.1), 1e-3, UNIFORM_MAX)
 

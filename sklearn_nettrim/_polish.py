@@ -25,8 +25,6 @@ from scipy import linalg
 
 from ._solvers import admm
 from ._solvers.anderson import AndersonAccelerator
-# least_squares_on_support is also re-exported here for _allocation.py, until it imports
-# it from ._solvers.support.
 from ._solvers.support import SupportLeastSquares, least_squares_on_support
 
 

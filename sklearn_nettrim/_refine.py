@@ -28,10 +28,6 @@ from ._penalties import L1
 from ._polish import polish_outputs, relu_output_loss
 from ._solvers.support import top_k
 
-#: The former private name, for _allocation.py until it imports top_k from
-#: ._solvers.support.
-_top_k = top_k
-
 #: ADMM of the refinement: iteration cap, the first ``rho`` relative to the mean
 #: eigenvalue of the equilibrated ``A^T A`` (1), its growth every ``RHO_EVERY``
 #: iterations, and the stopping test (no support change over those iterations and

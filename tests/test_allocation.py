@@ -99,12 +99,12 @@ def test_one_price_allocation_is_optimal_on_convex_curves():
 @pytest.mark.parametrize("mode", ["parallel", "cascade"])
 def test_output_polish_keeps_the_output_bound(digits_mlp, calibration, mode):
     fits = {}
-    for polish in [False, "output"]:
+    for polish in [None, "output"]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             fits[polish] = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=0.3,
                                               mode=mode, polish=polish).fit(calibration)
-    for record, l1 in zip(fits["output"].layer_stats_, fits[False].layer_stats_):
+    for record, l1 in zip(fits["output"].layer_stats_, fits[None].layer_stats_):
         assert record["polished"] == "output"
         assert record["output_error"] <= record["output_bound"] * (1 + 1e-3)
         if mode == "parallel":  # the same program: the polish never moves away

@@ -26,7 +26,7 @@ def calibration(digits):
     return digits[0][:600]
 
 
-@pytest.mark.parametrize("polish", [False, True])
+@pytest.mark.parametrize("polish", [None, "feasible"])
 @pytest.mark.parametrize("epsilon", [0.02, 0.1])
 def test_cascade_error_bound(digits_mlp, calibration, epsilon, polish):
     """||Yhat_L - Y_L|| <= eps_1 prod_{l >= 2} sqrt(gamma) ||W_l||_2, and layer by layer."""
@@ -56,7 +56,7 @@ def test_cascade_ends_closer_to_the_original_than_parallel(digits_mlp, calibrati
     errors = {}
     for mode in ["parallel", "cascade"]:
         trim = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=0.1, mode=mode,
-                                  polish=False).fit(calibration)
+                                  polish=None).fit(calibration)
         errors[mode] = np.linalg.norm(layer_outputs(trim.estimator_, calibration)[-1] - logits)
         if mode == "cascade":
             cascade_first = trim.layer_stats_[0]["nnz_after"]
@@ -69,9 +69,9 @@ def test_cascade_ends_closer_to_the_original_than_parallel(digits_mlp, calibrati
 def test_cascade_per_layer_epsilons_are_floors(digits_mlp, calibration):
     """One epsilon per layer in cascade mode: later layers' tolerances are at least theirs."""
     plain = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=0.1, mode="cascade",
-                               polish=False).fit(calibration)
+                               polish=None).fit(calibration)
     floored = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=[0.1, 0.3, 0.3],
-                                 mode="cascade", polish=False).fit(calibration)
+                                 mode="cascade", polish=None).fit(calibration)
     first, later = floored.layer_stats_[0], floored.layer_stats_[1:]
     assert first["nnz_after"] == plain.layer_stats_[0]["nnz_after"]
     for record, before in zip(later, plain.layer_stats_[1:]):
@@ -95,9 +95,9 @@ def test_gamma_below_one_is_rejected(digits_mlp, calibration, gamma):
 @pytest.mark.parametrize("mode", ["parallel", "cascade"])
 def test_polish_keeps_support_and_feasibility_and_lowers_error(digits_mlp, calibration, mode):
     rough = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=0.1, mode=mode,
-                               polish=False).fit(calibration)
+                               polish=None).fit(calibration)
     polished = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=0.1, mode=mode,
-                                  polish=True).fit(calibration)
+                                  polish="feasible").fit(calibration)
     # In cascade mode a polished layer changes the next layer's program, so only the
     # first layer is the same program in both fits.
     n_same = len(rough.layer_stats_) if mode == "parallel" else 1
@@ -107,16 +107,16 @@ def test_polish_keeps_support_and_feasibility_and_lowers_error(digits_mlp, calib
         assert rb["relative_error"] <= ra["relative_error"] * (1 + TOL)
     for rb in polished.layer_stats_:
         assert rb["violation"] <= TOL          # still feasible
-        assert rb["polished"] is True
+        assert rb["polished"] == "feasible"
 
 
 def test_refit_polish_fits_the_original_preactivations_on_the_support(digits_mlp,
                                                                       calibration):
-    """polish="refit" is least squares on the support: no worse than the l1 solution."""
+    """polish="least_squares" is least squares on the support: no worse than the l1 solution."""
     rough = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=0.3,
-                               polish=False).fit(calibration)
+                               polish=None).fit(calibration)
     refit = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=0.3,
-                               polish="refit").fit(calibration)
+                               polish="least_squares").fit(calibration)
     inputs = layer_inputs(stacked_weights(digits_mlp), calibration,
                           hidden_activation(digits_mlp))
     for layer, (W, b) in enumerate(zip(digits_mlp.coefs_, digits_mlp.intercepts_)):
@@ -128,7 +128,7 @@ def test_refit_polish_fits_the_original_preactivations_on_the_support(digits_mlp
         miss_refit = np.linalg.norm(inputs[layer] @ c.coefs_[layer] + c.intercepts_[layer]
                                     - target)
         assert miss_refit <= miss_rough * (1 + TOL)
-        assert refit.layer_stats_[layer]["polished"] == "refit"
+        assert refit.layer_stats_[layer]["polished"] == "least_squares"
 
 
 @pytest.mark.parametrize("activation, lipschitz", [("identity", 1.0), ("tanh", 1.0),
@@ -155,7 +155,7 @@ def test_other_activations_keep_preactivations_within_epsilon(digits, activation
 
 
 def test_max_samples_subsamples_with_random_state(digits_mlp, calibration):
-    kw = dict(epsilon=0.1, max_samples=200, polish=False)
+    kw = dict(epsilon=0.1, max_samples=200, polish=None)
     a = NetTrimTransformer(FrozenEstimator(digits_mlp), random_state=0, **kw).fit(calibration)
     b = NetTrimTransformer(FrozenEstimator(digits_mlp), random_state=0, **kw).fit(calibration)
     c = NetTrimTransformer(FrozenEstimator(digits_mlp), random_state=1, **kw).fit(calibration)

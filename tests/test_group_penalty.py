@@ -69,7 +69,7 @@ def test_admm_and_cvxpy_agree_on_the_group_program(breast_cancer):
         warnings.simplefilter("ignore", ConvergenceWarning)
         mlp = MLPClassifier(hidden_layer_sizes=(6,), max_iter=300, random_state=0).fit(X, y)
     trims = {solver: NetTrimTransformer(FrozenEstimator(mlp), epsilon=0.3, penalty="group",
-                                        solver=solver, polish=False, tol=1e-4,
+                                        solver=solver, polish=None, tol=1e-4,
                                         max_iter=5000).fit(X[:120])
              for solver in ("admm", "cvxpy")}
     for fast, reference in zip(trims["admm"].layer_stats_, trims["cvxpy"].layer_stats_):

@@ -31,7 +31,7 @@ def small_mlp():
 @pytest.mark.parametrize("mode", ["parallel", "cascade"])
 def test_path_sparsity_grows_with_epsilon(digits, digits_mlp, mode):
     X, _ = digits
-    eps, nets, stats = net_trim_path(digits_mlp, X[:400], GRID, mode=mode, polish=False)
+    eps, nets, stats = net_trim_path(digits_mlp, X[:400], GRID, mode=mode, polish=None)
     np.testing.assert_array_equal(eps, GRID)
     nnz = np.array([[r["nnz_after"] for r in s] for s in stats])   # (points, layers)
     total = nnz.sum(axis=1)
@@ -42,8 +42,8 @@ def test_path_sparsity_grows_with_epsilon(digits, digits_mlp, mode):
 
 def test_warm_path_matches_cold_solves(digits, digits_mlp):
     X, _ = digits
-    _, _, warm = net_trim_path(digits_mlp, X[:400], GRID, polish=False)
-    _, _, cold = net_trim_path(digits_mlp, X[:400], GRID, polish=False, warm_start=False)
+    _, _, warm = net_trim_path(digits_mlp, X[:400], GRID, polish=None)
+    _, _, cold = net_trim_path(digits_mlp, X[:400], GRID, polish=None, warm_start=False)
     for w_point, c_point in zip(warm, cold):
         for w, c in zip(w_point, c_point):
             assert w["l1_after"] == pytest.approx(c["l1_after"], rel=0.01)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sklearn_nettrim._modes import cascade_layer_terms
+from sklearn_nettrim._engine import cascade_problem
 from sklearn_nettrim._penalties import L1, GroupL1, SparseGroupL1, SupportMask
 from sklearn_nettrim._program import LayerProgram
 from sklearn_nettrim._solvers import solve_layer
@@ -128,9 +128,7 @@ def test_default_penalty_is_todays_l1():
 def _cascade_program(inputs, W, kind, penalty, rng):
     """A cascade program (V != 0 for ReLU): the input as a pruned previous layer sees it."""
     pruned = inputs * (rng.random(inputs.shape) > 0.15)
-    targets, upper, eps_abs = cascade_layer_terms(inputs, pruned, W, kind, 1.1)
-    return LayerProgram(pruned, W, kind=kind, epsilon=eps_abs, relative=False,
-                        targets=targets, upper_bound=upper, penalty=penalty)
+    return cascade_problem(1, kind, inputs, pruned, W, 1.1).program(0.0, penalty=penalty)
 
 
 def _make_penalty(name, shape, rng):

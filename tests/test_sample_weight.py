@@ -81,7 +81,7 @@ def test_layer_program_scale_invariance():
 
 
 @pytest.mark.parametrize("mode", ["parallel", "cascade"])
-@pytest.mark.parametrize("polish", [False, True, "refit"])
+@pytest.mark.parametrize("polish", [None, "feasible", "least_squares"])
 def test_zero_one_weights_equal_dropping_rows(cancer_net, mode, polish):
     mlp, X, _, weights = cancer_net
     w01 = (weights > 0).astype(float)
@@ -92,7 +92,7 @@ def test_zero_one_weights_equal_dropping_rows(cancer_net, mode, polish):
 
 
 @pytest.mark.parametrize("mode", ["parallel", "cascade"])
-@pytest.mark.parametrize("polish", [False, True, "refit"])
+@pytest.mark.parametrize("polish", [None, "feasible", "least_squares"])
 def test_integer_weights_equal_repeated_rows(cancer_net, mode, polish):
     mlp, X, _, weights = cancer_net
     options = dict(epsilon=0.1, mode=mode, polish=polish, **TIGHT)
@@ -132,9 +132,9 @@ def test_cvxpy_solver_with_weights(cancer_net):
         warnings.simplefilter("ignore", ConvergenceWarning)
         small.fit(X[:60, :5], X[:60, 5])
     w = weights[:60]
-    a = net_trim(small, X[:60, :5], epsilon=0.1, solver="cvxpy", polish=False,
+    a = net_trim(small, X[:60, :5], epsilon=0.1, solver="cvxpy", polish=None,
                  sample_weight=w)
-    b = net_trim(small, _repeated(X[:60, :5], w), epsilon=0.1, solver="cvxpy", polish=False)
+    b = net_trim(small, _repeated(X[:60, :5], w), epsilon=0.1, solver="cvxpy", polish=None)
     _assert_same_networks(a, b, atol=1e-4)
 
 
