@@ -25,7 +25,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_features, check_is_fitted, validate_data
 
 from ._compact import compact_network
-from ._network import check_supported_estimator, share_best_weights, with_weights
+from ._diagnostics import calibration_size_warning, constant_layer_warning
+from ._network import check_supported_estimator, layer_kinds, share_best_weights, with_weights
 from ._spec import PruneOptions, check_polish
 from ._warnings import warn_user
 from ._weights import check_sample_weight, positive_rows
@@ -209,6 +210,10 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         network = self._fitted_network(X, y, fit_params)
         calibration, calibration_weight = calibration_data(
             X_checked, sample_weight, self.max_samples, self.random_state)
+        message = calibration_size_warning(
+            calibration.shape[0], [W.shape for W in network.coefs_], layer_kinds(network))
+        if message:
+            warn_user(message)
         return network, X_checked, sample_weight, calibration, calibration_weight
 
     def _validate_params(self):
@@ -245,6 +250,10 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
             self.classes_ = network.classes_
         self.network_ = network
         self.estimator_ = with_weights(network, weights)
+        message = constant_layer_warning(weights, [r.kind for r in records],
+                                         getattr(self, "epsilon_", None))
+        if message:
+            warn_user(message)
         self.layer_stats_ = [record.as_dict() for record in records]
         self.sparsity_ = overall_sparsity(records)
         self.n_iter_ = max(r.n_iter for r in records)

@@ -18,9 +18,6 @@ from sklearn_nettrim._base import calibration_data
 from sklearn_nettrim._diagnostics import calibration_size_warning, constant_layer_warning
 from sklearn_nettrim._network import layer_kinds, stacked_weights
 
-WIRED = pytest.mark.xfail(strict=True, reason="wired by the engine restructure")
-
-
 @pytest.fixture(scope="module")
 def digits_64_40_24(digits):
     """A 64-40-24-10 ReLU classifier trained on 1000 digits (0.94 on the other 797)."""
@@ -135,14 +132,12 @@ def test_no_calibration_warning_with_enough_rows(digits, digits_64_40_24):
     assert not [w for w in caught if "calibrating on" in str(w.message)]
 
 
-@WIRED
 def test_fit_warns_on_few_calibration_rows(digits, digits_64_40_24):
     X, _ = digits
     with pytest.warns(UserWarning, match="calibrating on 5 rows"):
         prune(digits_64_40_24, X[:5])
 
 
-@WIRED
 def test_fit_warns_when_max_samples_leaves_few_rows(digits, digits_64_40_24):
     X, _ = digits
     with pytest.warns(UserWarning, match="calibrating on 20 rows"):
@@ -197,7 +192,6 @@ def test_constant_hidden_layer_and_unreachable_weights():
     assert constant_layer_warning([sp.csr_matrix(W) for W in weights]) is None
 
 
-@WIRED
 def test_fit_warns_when_the_network_becomes_constant(diabetes_uncentered):
     mlp, X, _ = diabetes_uncentered
     with pytest.warns(UserWarning, match="predicts the same value"):
