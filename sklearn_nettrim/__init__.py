@@ -2,6 +2,7 @@
 
 from ._certificate import check_certificate
 from ._cv import NetTrimCV
+from ._onnx import to_onnx
 from ._path import net_trim_path
 from ._solvers import NetTrimSolverError
 from ._transformer import NetTrimTransformer, net_trim
@@ -15,4 +16,5 @@ __all__ = [
     "check_certificate",
     "net_trim",
     "net_trim_path",
+    "to_onnx",
 ]

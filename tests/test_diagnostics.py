@@ -1,6 +1,6 @@
 """What a new user ran into: booleans as max_samples, too few calibration rows, and a
-regressor pruned to a constant, all silent. The diagnostics are pure functions; the
-tests marked xfail need them wired into ``fit`` (the engine restructure does that)."""
+regressor pruned to a constant, all silent. The diagnostics are pure functions, and
+``fit`` raises their messages."""
 
 import warnings
 
