@@ -8,9 +8,9 @@ of zero non-intercept weights) by:
 
 * Net-Trim, ``NetTrimTransformer(FrozenEstimator(mlp), target_sparsity=t, ...)`` in the
   variants of ``VARIANTS`` (mode, polish, allocation). Variants marked "guarantee" keep a
-  per-layer bound that ``check_certificate`` verifies (``polish=True``: the program's
+  per-layer bound that ``check_certificate`` verifies (``polish="feasible"``: the program's
   constraints; ``polish="output"`` and ``polish="refine"``, which also re-chooses each
-  layer's support at the same nnz: the layer's output bound); ``polish="refit"`` keeps
+  layer's support at the same nnz: the layer's output bound); ``polish="least_squares"`` keeps
   none;
 * the peers of ``_peers.py``, each with its usual split across layers (view 1): global
   magnitude; magnitude with a uniform split + least-squares refit on the original input
@@ -67,21 +67,21 @@ VARIANTS = (
     ("cascade", "output", "output"),
     ("parallel", "output", "magnitude"),
     ("parallel", "output", "uniform"),
-    ("cascade", True, "uniform"),
-    ("cascade", "refit", "uniform"),
+    ("cascade", "feasible", "uniform"),
+    ("cascade", "least_squares", "uniform"),
     ("cascade", "refine", "uniform"),
 )
 GOAL_DROP_AT_90 = 0.01
 
 
 def variant_name(mode, polish, allocation):
-    polish_name = {True: "polish", False: "l1", "output": "output-polish",
-                   "refit": "refit", "refine": "refined support"}[polish]
+    polish_name = {"feasible": "polish", None: "l1", "output": "output-polish",
+                   "least_squares": "refit", "refine": "refined support"}[polish]
     return f"Net-Trim {mode}, {polish_name}, {allocation} split"
 
 
 def keeps_guarantee(polish):
-    return polish in (True, False, "output", "refine")
+    return polish in ("feasible", None, "output", "refine")
 
 
 def load_dataset(name):

@@ -4,7 +4,7 @@ What it measures
 ----------------
 The MNIST-5k network of ``_networks`` (784-300-100-10, trained on the first 4000 rows of
 :func:`_networks.mnist_5k`, tested on the last 1000) is pruned by ``NetTrimTransformer``
-(``mode="cascade"``, ``polish=True`` unless ``--polish``, ``n_jobs=1``) at epsilons that reach about 90% and
+(``mode="cascade"``, ``polish="feasible"`` unless ``--polish``, ``n_jobs=1``) at epsilons that reach about 90% and
 95% sparsity. Each pruned network is then fine-tuned towards the ORIGINAL network's
 class probabilities on the 4000 calibration rows (no labels), zeros kept, with the code
 path of ``fine_tune=E`` (``_finetune.fine_tune_weights``, Adam, learning rate 1e-3 unless
@@ -84,7 +84,7 @@ def fine_tune_curve(mlp, weights, X_train, X_test, y_test, epochs, learning_rate
     return marks, losses
 
 
-def report(unpruned, columns, rows, runs, mode, learning_rate, name, polish=True):
+def report(unpruned, columns, rows, runs, mode, learning_rate, name, polish="feasible"):
     print(f"\n   unpruned {unpruned:.4f}")
     print("   " + " | ".join(columns))
     for row in rows:
@@ -116,10 +116,10 @@ def main():
     parser.add_argument("--name", default="finetune", help="results file stem")
     parser.add_argument("--targets", type=float, nargs="+", default=None,
                         help="prune to these target sparsities instead of --epsilons")
-    parser.add_argument("--polish", default="True",
-                        help="Net-Trim's polish: True (default), output or refine")
+    parser.add_argument("--polish", default="feasible",
+                        help="Net-Trim's polish: feasible (default), output or refine")
     args = parser.parse_args()
-    polish = {"True": True, "False": False}.get(args.polish, args.polish)
+    polish = {"None": None}.get(args.polish, args.polish)
     print(environment_line())
     epochs = sorted(args.epochs)
     mlp, X_train = load_network("mnist")

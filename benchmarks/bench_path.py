@@ -5,7 +5,7 @@ What it measures
 ``net_trim_path(mlp, X, epsilons=grid, warm_start=True)`` starts every layer's solve from
 the l1 solution at the previous (smaller) tolerance; ``warm_start=False`` starts every
 point from the trained weights. Both run in the same process on the same network and
-grid (``n_jobs=1``, ``polish=False`` so that the objectives compared are those of the l1
+grid (``n_jobs=1``, ``polish=None`` so that the objectives compared are those of the l1
 programs; ``--polish`` adds the same refit to both). It prints, per grid point, the
 solver seconds (summed over layers, from ``layer_stats``) and ADMM iterations of each,
 the ratio cold/warm, the non-zeros of each and the largest relative difference of a
@@ -52,7 +52,7 @@ def run_path(mlp, X, epsilons, warm_start, polish):
         warnings.simplefilter("always", ConvergenceWarning)
         start = time.perf_counter()
         _, _, stats = net_trim_path(mlp, X, epsilons=epsilons, warm_start=warm_start,
-                                    polish=polish, n_jobs=1)
+                                    polish="feasible" if polish else None, n_jobs=1)
         seconds = time.perf_counter() - start
     unconverged = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
     return seconds, stats, unconverged
@@ -153,7 +153,7 @@ def main(argv=None):
                         help=f"digits grid (default {list(DIGITS_EPSILONS)})")
     parser.add_argument("--mnist-epsilons", type=float, nargs="+", default=MNIST_EPSILONS,
                         help=f"MNIST grid (default {list(MNIST_EPSILONS)})")
-    parser.add_argument("--polish", action="store_true", help="polish=True in both paths")
+    parser.add_argument("--polish", action="store_true", help='polish="feasible" in both paths')
     args = parser.parse_args(argv)
 
     start = time.perf_counter()

@@ -186,7 +186,7 @@ def summarize_digits(results):
 
 NETWORK_EPSILONS = (0.05, 0.3)
 MODES = ("parallel", "cascade")
-POLISHES = (False, "output")
+POLISHES = (None, "output")
 
 
 def summarize_network(name, mlp, X, results, target):
