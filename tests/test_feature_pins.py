@@ -5,17 +5,15 @@ off or computed the wrong way) and fails under it; the quantities are recomputed
 independently (NumPy from the MLP's ``coefs_``/``intercepts_``), not with the package's
 own helpers, since a certificate that rebuilds a program with the same wrong formula
 certifies itself. Only the public API and the stable internals (layer program, penalties,
-``solve_layer``, ``dual_bound``, ``choose_points``, ``magnitude_budgets``) are used.
+``solve_layer``, ``dual_bound``, ``magnitude_budgets``) are used.
 """
-
-import itertools
 
 import numpy as np
 import pytest
 from sklearn.frozen import FrozenEstimator
 
 from sklearn_nettrim import NetTrimTransformer, check_certificate
-from sklearn_nettrim._allocation import choose_points, magnitude_budgets
+from sklearn_nettrim._allocation import magnitude_budgets
 from sklearn_nettrim._penalties import (
     L1,
     GroupL1,
@@ -142,96 +140,8 @@ def test_output_and_magnitude_allocations_split_the_budget_differently(digits_ml
         assert all(c["certified"] for c in check_certificate(trim, calibration))
 
 
-# --- 4. the shared price is optimal -----------------------------------------------------
-
-def _curves(rng, n_layers, n_points):
-    """Decreasing nnz and convex-ish decreasing shifts, of very different scales."""
-    nnz = np.sort(rng.integers(5, 2000, size=(n_layers, n_points)), axis=1)[:, ::-1]
-    nnz = nnz.astype(float)
-    scale = rng.uniform(0.1, 20.0, size=(n_layers, 1))
-    power = rng.uniform(0.5, 2.0, size=(n_layers, 1))
-    shift = scale / nnz ** power * (1 + 0.3 * rng.random((n_layers, n_points)))
-    shift = np.maximum.accumulate(shift, axis=1)  # more shift for fewer non-zeros
-    return nnz, shift
-
-
-def _exhaustive(nnz, shift, budget):
-    """min total shift with total nnz <= budget, over every combination (inf if none)."""
-    rows = np.arange(nnz.shape[0])
-    best = np.inf
-    for combo in itertools.product(range(nnz.shape[1]), repeat=nnz.shape[0]):
-        combo = list(combo)
-        if nnz[rows, combo].sum() <= budget:
-            best = min(best, shift[rows, combo].sum())
-    return best
-
-
-def _lower_hull_budgets(nnz, shift):
-    """Totals of nnz at the vertices of the lower convex hull of all combinations."""
-    rows = np.arange(nnz.shape[0])
-    points = sorted({(nnz[rows, list(c)].sum(), shift[rows, list(c)].sum())
-                     for c in itertools.product(range(nnz.shape[1]), repeat=nnz.shape[0])})
-    # Pareto front, then its lower convex hull (monotone chain).
-    front = []
-    for x, y in points:
-        if not front or y < front[-1][1]:
-            front.append((x, y))
-    hull = []
-    for p in front:
-        while len(hull) >= 2:
-            (x1, y1), (x2, y2) = hull[-2], hull[-1]
-            if (x2 - x1) * (p[1] - y1) - (y2 - y1) * (p[0] - x1) <= 0:
-                hull.pop()
-            else:
-                break
-        hull.append(p)
-    return [x for x, _ in hull]
-
-
-def _same_index(nnz, shift, budget):
-    """The naive rule: one column index for all layers, the densest that fits."""
-    for k in range(nnz.shape[1]):
-        if nnz[:, k].sum() <= budget:
-            return np.full(nnz.shape[0], k)
-    return np.full(nnz.shape[0], nnz.shape[1] - 1)
-
-
-def _check_choice(rule, nnz, shift, budget):
-    """AssertionError unless ``rule``'s choice fits and is optimal for the nnz it uses.
-
-    The Lagrangian picks minimise ``shift + mu * nnz``, so no combination with as few
-    non-zeros has a smaller total shift (for any curves, convex or not); on the lower
-    convex hull's totals it is the exhaustive optimum of the budget itself.
-    """
-    rows = np.arange(nnz.shape[0])
-    chosen = rule(nnz, shift, budget)
-    total = nnz[rows, chosen].sum()
-    value = shift[rows, chosen].sum()
-    best_at_total = _exhaustive(nnz, shift, total)
-    assert total <= budget, (total, budget)
-    assert value <= best_at_total * (1 + 1e-9), (value, best_at_total)
-    return total, value
-
-
-def test_shared_price_is_optimal_for_the_nnz_it_uses_and_exact_on_the_hull():
-    rng = np.random.default_rng(0)
-    naive_failures = 0
-    for _ in range(12):
-        nnz, shift = _curves(rng, n_layers=3, n_points=6)
-        # Exact on the hull: the exhaustive optimum of the budget itself.
-        for budget in _lower_hull_budgets(nnz, shift)[1:-1]:
-            rows = np.arange(3)
-            chosen = choose_points(nnz, shift, budget)
-            assert shift[rows, chosen].sum() <= _exhaustive(nnz, shift, budget) * (1 + 1e-9)
-        # Any budget: optimal for the non-zeros it uses.
-        for budget in rng.uniform(nnz[:, -1].sum(), nnz[:, 0].sum(), size=4):
-            _check_choice(choose_points, nnz, shift, budget)
-            try:
-                _check_choice(_same_index, nnz, shift, budget)
-            except AssertionError:
-                naive_failures += 1
-    # The test tells the method from the naive same-index rule.
-    assert naive_failures >= 10
+# --- 4. the shared price is optimal: tests/test_allocation.py ---------------------------
+# (test_one_price_allocation_is_optimal_on_convex_curves, against an exhaustive search)
 
 
 # --- 5. a dual bound that is not vacuous --------------------------------------------------
