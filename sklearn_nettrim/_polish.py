@@ -160,7 +160,7 @@ def _polish_outputs(program, U, *, max_iter, tol, memory, n_halvings):
 def refit_on_support(program, U):
     """Unconstrained least squares on the support of ``U``, to the original pre-activations.
 
-    ``polish="refit"``: per neuron, the kept weights and the intercept are refitted to
+    ``polish="least_squares"``: per neuron, the kept weights and the intercept are refitted to
     ``Y`` on Omega and to the original weights' pre-activations, capped at 0, on Omega^c
     (in parallel mode exactly the original pre-activations), through the normal
     equations of one Gram matrix per layer. Usually closer to the original network than
