@@ -16,6 +16,11 @@ never pruned) and returns new stacked weights; none retrains.
 * :func:`sparsegpt` - Frantar and Alistarh (2023), "SparseGPT: massive language models
   can be accurately pruned in one-shot": the OBS column sweep with the inverse Hessian
   ``(X^T X + damp)^-1``, adaptive masks per block of 128 inputs, sequential calibration.
+* :func:`alps` - Meng, Behdin, Wang, Mazumder (NeurIPS 2024), "ALPS: improved optimization
+  for highly sparse one-shot pruning", written from the paper: per layer, on the pruned
+  network's input, ``min ||A W - Z||^2`` with at most k non-zeros by ADMM on the Gram
+  matrix (top-k projection, rising rho, stop when the support settles), then least squares
+  on the support.
 """
 
 import numpy as np
@@ -187,3 +192,88 @@ def _sparsegpt_exact(W, h, k):
 def sparsegpt(mlp, X, sparsity=None, split="uniform"):
     """SparseGPT with sequential calibration (each layer sees the pruned network's input)."""
     return _sequential(mlp, X, sparsity, split, _sparsegpt_exact)
+
+
+def _alps_layer(W, h, k, Z, *, rho_start=0.1, rho_growth=1.3, grow_every=3, patience=10,
+                max_iter=300, ridge=1e-8):
+    """ALPS on one layer: the support of ``min ||A U - Z||^2, nnz(U body) <= k``.
+
+    ADMM (scaled dual) on ``U`` (least squares) = ``D`` (top-k over the whole layer's body,
+    the intercept row always kept): ``U = (G + rho I)^-1 (A^T Z + rho (D - V))``,
+    ``D = P_k(U + V)``, ``V += U - D``. ``G = A^T A`` is scaled to unit mean diagonal, so
+    ``rho`` is relative: it starts at ``rho_start`` and is multiplied by ``rho_growth``
+    every ``grow_every`` iterations (the scaled dual rescaled with it). One eigendecomposition
+    of ``G`` serves every ``rho``. Stops when the support has not changed for ``patience``
+    iterations (or after ``max_iter``), then refits each neuron by least squares on it.
+    """
+    A = np.hstack([h, np.ones((h.shape[0], 1))])
+    gram, rhs = A.T @ A, A.T @ Z
+    scale = max(float(np.trace(gram)) / gram.shape[0], 1e-300)
+    G, B = gram / scale, rhs / scale
+    G[np.diag_indices_from(G)] += ridge
+    lam, Q = np.linalg.eigh(G)
+    QtB = Q.T @ B
+
+    def project(M):
+        D = np.zeros_like(M)
+        D[-1] = M[-1]
+        body = M[:-1]
+        mask = _top_k_mask(np.abs(body), k)
+        D[:-1] = np.where(mask, body, 0.0)
+        return D, mask
+
+    D, mask = project(W)
+    V = np.zeros_like(W)
+    rho, still, iterations = rho_start, 0, 0
+    for iterations in range(1, max_iter + 1):
+        U = Q @ ((QtB + rho * (Q.T @ (D - V))) / (lam + rho)[:, None])
+        D, new_mask = project(U + V)
+        V += U - D
+        still = still + 1 if np.array_equal(new_mask, mask) else 0
+        mask = new_mask
+        if still >= patience:
+            break
+        if iterations % grow_every == 0:
+            rho *= rho_growth
+            V /= rho_growth  # the scaled dual is (dual / rho)
+    support = np.vstack([mask, np.ones((1, W.shape[1]), dtype=bool)])
+    return _least_squares_on_support(gram, rhs, support, D, ridge), iterations
+
+
+def _least_squares_on_support(gram, rhs, support, base, ridge=1e-8):
+    """Per column ``j``: least squares on the rows ``support[:, j]``, around ``base``."""
+    scale = ridge * max(float(np.trace(gram)) / gram.shape[0], 1e-300)
+    U = np.zeros_like(base)
+    for j in range(base.shape[1]):
+        rows = support[:, j]
+        G = gram[np.ix_(rows, rows)]
+        G[np.diag_indices_from(G)] += scale
+        b = base[rows, j]
+        U[rows, j] = b + linalg.solve(G, rhs[rows, j] - G @ b, assume_a="pos",
+                                      check_finite=False)
+    return U
+
+
+def alps(mlp, X, sparsity=None, split="global", *, return_info=False, **options):
+    """ALPS-style l0 ADMM, layer after layer on the pruned network's input.
+
+    ``split``: ``"global"`` (the per-layer nnz of a global magnitude threshold),
+    ``"uniform"`` or a list of per-layer nnz. The target of every layer is the ORIGINAL
+    network's pre-activations on ``X``; the input is the pruned network's own. ``options``
+    go to the layer solver (``rho_start``, ``rho_growth``, ``grow_every``, ``patience``,
+    ``max_iter``). With ``return_info`` also the ADMM iterations per layer.
+    """
+    weights = stacked_weights(mlp)
+    activation = hidden_activation(mlp)
+    nnz = _layer_nnz([W[:-1].size for W in weights], split, sparsity, weights)
+    h_orig = h_new = X
+    out, info = [], []
+    for i, (W, k) in enumerate(zip(weights, nnz)):
+        last = i == len(weights) - 1
+        Z = h_orig @ W[:-1] + W[-1]
+        U, iterations = _alps_layer(W, h_new, k, Z, **options)
+        out.append(U)
+        info.append(iterations)
+        h_orig = _forward(W, h_orig, activation, last)
+        h_new = _forward(U, h_new, activation, last)
+    return (out, info) if return_info else out
