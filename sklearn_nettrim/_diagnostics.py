@@ -149,10 +149,14 @@ def constant_layer_warning(weights, kinds=None, epsilon=None):
         e = np.asarray(epsilon, dtype=float)
         e = float(e) if e.ndim == 0 else float(e.ravel()[min(constant, e.size - 1)])
         eps = f" (epsilon={e:g} there)"
+    if constant == last:
+        example, fix = (" (e.g. an uncentered regression target)",
+                        " or train the network on a centered target")
+    else:
+        example, fix = " (ReLU outputs are non-negative)", ""
     return (
         f"{what}: its output is a constant (activation of its intercept), so the pruned"
         f" network predicts the same value for every input. The tolerance{eps} is"
         f" relative to the norm of the layer's original output, and an output far from"
-        f" zero mean (e.g. an uncentered regression target) is within it of its own mean."
-        f" Lower epsilon (it can be given per layer) or train the network on a centered"
-        f" target.")
+        f" zero mean{example} is within it of its own mean. Lower epsilon for this layer"
+        f" (epsilon can be given per layer){fix}.")

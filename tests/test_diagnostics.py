@@ -107,7 +107,8 @@ def test_few_rows_cap_the_weights_each_neuron_keeps(digits, digits_64_40_24, n_r
     """
     X, y = digits
     for epsilon in [0.01, 0.3]:
-        trim = prune(digits_64_40_24, X[:n_rows], epsilon=epsilon)
+        with pytest.warns(UserWarning, match=f"calibrating on {n_rows} rows"):
+            trim = prune(digits_64_40_24, X[:n_rows], epsilon=epsilon)
         kept = [int(np.count_nonzero(W, axis=0).max()) for W in trim.estimator_.coefs_]
         assert max(kept) <= n_rows + 1, (epsilon, kept)
     if n_rows == 5:
@@ -151,7 +152,8 @@ def test_uncentered_regressor_output_pruned_to_constant(diabetes_uncentered):
     assert mlp.score(X, y) > 0.55
     _, kinds = shapes_and_kinds(mlp)
     assert constant_layer_warning(stacked_weights(mlp), kinds, 0.4) is None
-    trim = prune(mlp, X, epsilon=0.4)
+    with pytest.warns(UserWarning, match="predicts the same value"):
+        trim = prune(mlp, X, epsilon=0.4)
     # Measured: the output layer keeps no weight, R^2 0.58 -> 0.00.
     assert not np.any(trim.estimator_.coefs_[-1])
     assert trim.score(X, y) == pytest.approx(0.0, abs=0.01)
@@ -179,7 +181,7 @@ def test_constant_hidden_layer_and_unreachable_weights():
     hidden[1][:-1] = 0
     message = constant_layer_warning(hidden, ["relu", "relu", "linear"], [0.1, 0.5, 0.2])
     assert "layer 1 (a hidden layer, relu) has no non-zero weight" in message
-    assert "epsilon=0.5" in message
+    assert "epsilon=0.5" in message and "centered target" not in message
     # Layer 0's units 0 and 1 read no input; layer 1 only reads those two.
     unreachable = [W.copy() for W in weights]
     unreachable[0][:-1, :2] = 0
