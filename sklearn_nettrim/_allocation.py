@@ -32,6 +32,7 @@ own epsilon, so every layer keeps its guarantee and :func:`check_certificate` ch
 only the tolerances were chosen for the user.
 """
 
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -237,9 +238,9 @@ class TargetSearch:
         Returns the pruned weights, the records and the tolerance found per layer
         (cascade layers >= 2: the floor).
         """
-        results = traverse(self.network, BudgetSearch(np.asarray(budgets, float),
-                                                      np.asarray(guesses, float)),
-                           self.search_options)
+        policy = BudgetSearch(np.asarray(budgets, float), np.asarray(guesses, float),
+                              self.options.verbose)
+        results = traverse(self.network, policy, self.search_options)
         weights, records = final_weights(results)
         return weights, records, np.array([r[-1].epsilon for r in results])
 
@@ -257,6 +258,7 @@ class TargetSearch:
             else (lambda e: np.full(n_layers, e))
         previous = [None]
         options = self.search_options if cascade else self.search_options.with_(polish=None)
+        started, steps = time.perf_counter(), []
 
         def evaluate(theta):
             eps = eps_of(float(np.exp(theta)))
@@ -264,8 +266,11 @@ class TargetSearch:
                                warm_starts=previous[0])
             previous[0] = [r[0].l1.start for r in results]
             sparsity = self.sparsity([r[0].record for r in results])
+            steps.append(sparsity)
             if self.options.verbose:
-                print(f"[NetTrim] epsilon {eps[0]:.4g}: sparsity {sparsity:.4f}", flush=True)
+                print(f"[NetTrim] search step {len(steps)}: epsilon {eps[0]:.4g} -> sparsity"
+                      f" {sparsity:.4f} (target {target:.4f}),"
+                      f" {time.perf_counter() - started:.1f}s", flush=True)
             return sparsity, (results, eps)
 
         # The first guess from the magnitude split: the first layer's (in cascade mode
@@ -309,6 +314,8 @@ class BudgetSearch:
 
     budgets: np.ndarray
     guesses: np.ndarray
+    #: Print every search step (from the worker that runs the layer).
+    verbose: int = 0
 
     def goal(self, index, earlier):
         """The layer's budget, plus (cascade) what the layers before it left unused."""
@@ -341,7 +348,8 @@ class BudgetSearch:
                 guess = max(guess, 1.5 * problem.base_eps
                             / max(problem.target_norm, np.finfo(float).tiny))
         if epsilon is None:
-            epsilon, found = _layer_to_nnz(solve, goal, tolerance, guess)
+            progress = _progress(problem.index, goal) if self.verbose else None
+            epsilon, found = _layer_to_nnz(solve, goal, tolerance, guess, progress)
         # The l1 solution found, polished (solving again would move its nnz).
         program = problem.program(epsilon, penalty=options.make_penalty(),
                                   sample_weight=options.sample_weight)
@@ -406,7 +414,18 @@ def _secant_search(evaluate, theta0, target, *, tolerance=SPARSITY_TOLERANCE,
     return best, history
 
 
-def _layer_to_nnz(solve, target, tolerance, guess):
+def _progress(index, goal):
+    """A printer of one layer's search steps, with the time since the search began."""
+    started = time.perf_counter()
+
+    def show(epsilon, nnz):
+        print(f"[NetTrim] layer {index} search: epsilon {epsilon:.4g} -> {nnz} non-zeros"
+              f" (budget {goal:.0f}), {time.perf_counter() - started:.1f}s", flush=True)
+
+    return show
+
+
+def _layer_to_nnz(solve, target, tolerance, guess, progress=None):
     """The tolerance at which one layer keeps about ``target`` non-zeros.
 
     ``solve(epsilon, warm_start)`` returns the layer's :class:`~._engine.L1Solve`.
@@ -425,6 +444,8 @@ def _layer_to_nnz(solve, target, tolerance, guess):
         solved[epsilon] = l1
         for old in list(solved)[:-2]:  # solver states (n_samples x M) of the last two only
             solved[old] = solved[old].without_state()
+        if progress is not None:
+            progress(epsilon, l1.nnz)
         return -float(l1.nnz), epsilon
 
     (_, _, epsilon), _ = _secant_search(evaluate, np.log(guess), -float(target),

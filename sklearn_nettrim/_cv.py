@@ -1,5 +1,6 @@
 """NetTrimCV: choose epsilon by cross-validation, like LassoCV chooses alpha."""
 
+import time
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,14 +26,16 @@ def _rows(y, indices):
     return None if y is None else _safe_indexing(y, indices)
 
 
-def _fold_path(network, X, y, train, test, grid, scorer, options, max_samples,
-               fit_params, sample_weight, score_params):
+def _fold_path(fold, network, X, y, train, test, grid, scorer, options, max_samples,
+               fit_params, sample_weight, score_params, verbose=0):
     """Train on one fold (unless frozen), prune along the grid, score every point.
 
     Per-sample metadata (the network's ``fit_params``, ``sample_weight`` and the
     scorer's ``score_params``) is split with the fold: the network is trained and
     pruned with the training part's weights, and scored with the test part's.
+    ``fold`` is ``(k, n_folds)``, for the progress lines of ``verbose``.
     """
+    started = time.perf_counter()
     X_train, y_train = _safe_indexing(X, train), _rows(y, train)
     X_test, y_test = _safe_indexing(X, test), _rows(y, test)
     if isinstance(network, FrozenEstimator):
@@ -49,6 +52,13 @@ def _fold_path(network, X, y, train, test, grid, scorer, options, max_samples,
     scores = np.array([scorer(with_weights(fitted, weights), X_test, y_test, **test_params)
                        for weights, _ in points])
     sparsity = np.array([overall_sparsity(records) for _, records in points])
+    if verbose:
+        k, n_folds = fold
+        for epsilon, score, size in zip(grid, scores, sparsity):
+            print(f"[NetTrimCV] fold {k + 1}/{n_folds}, epsilon {epsilon:.4g}: score"
+                  f" {score:.4f}, sparsity {size:.4f}", flush=True)
+        print(f"[NetTrimCV] fold {k + 1}/{n_folds} done in"
+              f" {time.perf_counter() - started:.1f}s", flush=True)
     return scores, sparsity
 
 
@@ -207,9 +217,10 @@ n_features_in_, feature_names_in_, classes_
         fold_options = options.with_(n_jobs=1, verbose=0)
         results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
             delayed(_fold_path)(
-                estimator, X_checked, y, train, test, grid, scorer, fold_options,
-                self.max_samples, routed.estimator.fit, sample_weight, routed.scorer.score)
-            for train, test in folds)
+                (k, len(folds)), estimator, X_checked, y, train, test, grid, scorer,
+                fold_options, self.max_samples, routed.estimator.fit, sample_weight,
+                routed.scorer.score, self.verbose)
+            for k, (train, test) in enumerate(folds))
         scores = np.array([r[0] for r in results])       # (n_folds, n_points)
         sparsity = np.array([r[1] for r in results])
         self.epsilons_ = grid

@@ -127,3 +127,23 @@ def test_distillation_loss_and_gradient_use_the_sample_weights(rng=np.random.def
     unweighted = distillation_loss(np.full((20, 3), 1 / 3), targets, "softmax")
     assert distillation_loss(np.full((20, 3), 1 / 3), targets, "softmax", w) != \
         pytest.approx(unweighted, rel=1e-6)
+
+
+def test_target_search_prints_its_steps(digits_mlp, calibration, capsys):
+    NetTrimTransformer(FrozenEstimator(digits_mlp), target_sparsity=0.8, mode="cascade",
+                       polish=None, verbose=1).fit(calibration)
+    out = capsys.readouterr().out
+    steps = [line for line in out.splitlines() if "search step" in line]
+    assert steps and all("-> sparsity" in line and line.endswith("s") for line in steps)
+    NetTrimTransformer(FrozenEstimator(digits_mlp), target_sparsity=0.8, polish=None,
+                       verbose=1).fit(calibration)
+    out = capsys.readouterr().out
+    assert "layer 0 search: epsilon" in out and "non-zeros (budget" in out
+
+
+def test_cv_prints_fold_and_point(digits_mlp, calibration, capsys):
+    y = digits_mlp.predict(calibration)
+    NetTrimCV(FrozenEstimator(digits_mlp), epsilons=[0.05, 0.2], cv=2, polish=None,
+              verbose=1).fit(calibration, y)
+    out = capsys.readouterr().out
+    assert "fold 2/2, epsilon 0.2: score" in out and "fold 1/2 done in" in out
