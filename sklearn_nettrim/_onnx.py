@@ -85,7 +85,7 @@ def to_onnx(model, X=None, **kwargs):
     >>> from sklearn.neural_network import MLPClassifier
     >>> from sklearn.preprocessing import scale
     >>> from sklearn_nettrim import NetTrimTransformer
-    >>> from sklearn_nettrim._onnx import to_onnx
+    >>> from sklearn_nettrim import to_onnx
     >>> X, y = load_breast_cancer(return_X_y=True)
     >>> X = scale(X).astype(np.float32)
     >>> mlp = MLPClassifier(hidden_layer_sizes=(32,), max_iter=500, random_state=0)

@@ -1,8 +1,7 @@
 """The pruned, compacted network exports to ONNX and predicts the same in onnxruntime.
 
 skl2onnx reads ``coefs_`` as dense arrays: after ``sparsify()`` it fails, and
-``sklearn_nettrim._onnx.to_onnx`` (public as ``sklearn_nettrim.to_onnx``) exports a dense
-copy instead."""
+``sklearn_nettrim.to_onnx`` exports a dense copy instead."""
 
 import copy
 import sys
@@ -17,8 +16,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_nettrim import NetTrimTransformer
-from sklearn_nettrim._onnx import to_onnx
+from sklearn_nettrim import NetTrimTransformer, to_onnx
 
 skl2onnx = pytest.importorskip("skl2onnx")
 onnxruntime = pytest.importorskip("onnxruntime")
