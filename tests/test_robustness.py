@@ -1,4 +1,7 @@
-"""Holding up: certificates, awkward input, persistence and Dask (random layers:\ntest_random_layers.py)."""
+"""Holding up: certificates, awkward input, persistence and Dask.
+
+Random layers (hypothesis) are in test_random_layers.py.
+"""
 
 import copy
 import pickle
