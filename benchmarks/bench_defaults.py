@@ -293,12 +293,16 @@ def main(argv=None):
         result = run_network(name, args.targets, routes, peers)
         if result is not None:
             results.append(result)
-    wall = time.perf_counter() - start
+            # After every network, so that a long run stopped early keeps what it did.
+            _save(args.name, results, commit, dirty, env, time.perf_counter() - start)
+    print("\n".join(summary(results)))
+    print(f"total wall time: {time.perf_counter() - start:.0f}s")
+
+
+def _save(name, results, commit, dirty, env, wall):
     lines = summary(results)
-    print("\n".join(lines))
-    print(f"total wall time: {wall:.0f}s")
     save_results(
-        args.name,
+        name,
         title="Which route should be the default: Net-Trim routes against the peers",
         description=(
             "Networks the other benchmarks do not use, frozen and pruned on their training"
@@ -313,7 +317,8 @@ def main(argv=None):
             "rows": [[line] for line in lines]}],
         data={"results": results, "git_commit": commit,
               "sklearn_nettrim_uncommitted_changes": bool(dirty),
-              "wall_seconds": wall, "threadpools": env["blas"]}, env=env)
+              "wall_seconds": wall, "networks_done": [r["name"] for r in results],
+              "threadpools": env["blas"]}, env=env)
 
 
 def merge(stems, name):
