@@ -2,6 +2,7 @@
 
 from ._certificate import check_certificate
 from ._cv import NetTrimCV
+from .baseline import magnitude_prune
 from ._onnx import to_onnx
 from ._path import net_trim_path
 from ._solvers import NetTrimSolverError
@@ -14,6 +15,7 @@ __all__ = [
     "NetTrimSolverError",
     "NetTrimTransformer",
     "check_certificate",
+    "magnitude_prune",
     "net_trim",
     "net_trim_path",
     "to_onnx",
