@@ -153,8 +153,8 @@ n_features_in_, feature_names_in_, classes_
     }
 
     def __init__(self, estimator=None, *, epsilons=10, cv=5, scoring=None,
-                 score_tolerance=0.01, mode="parallel", solver="admm", gamma=1.1,
-                 penalize_intercept=False, polish="output", max_samples=None, max_iter=2000,
+                 score_tolerance=0.01, mode="cascade", solver="admm", gamma=1.1,
+                 penalize_intercept=False, polish="refine", max_samples=None, max_iter=2000,
                  tol=1e-3, n_jobs=None, verbose=0, random_state=None, reweight=0,
                  fine_tune=0, fine_tune_learning_rate=1e-3, fine_tune_batch_size=200,
                  penalty="l1"):

@@ -38,8 +38,8 @@ def epsilon_grid(epsilons):
     return np.sort(grid)
 
 
-def net_trim_path(mlp, X, epsilons=10, *, mode="parallel", solver="admm", gamma=1.1,
-                  penalize_intercept=False, polish="output", max_iter=2000, tol=1e-3,
+def net_trim_path(mlp, X, epsilons=10, *, mode="cascade", solver="admm", gamma=1.1,
+                  penalize_intercept=False, polish="refine", max_iter=2000, tol=1e-3,
                   warm_start=True, n_jobs=None, verbose=0, reweight=0, sample_weight=None,
                   fine_tune=0, fine_tune_learning_rate=1e-3, fine_tune_batch_size=200,
                   random_state=None, penalty="l1"):

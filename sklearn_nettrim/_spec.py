@@ -68,11 +68,11 @@ class FineTuneSpec:
 class PruneOptions:
     """Everything a pruning run uses besides the network, its data and the tolerances."""
 
-    mode: str = "parallel"
+    mode: str = "cascade"
     solver: SolverSpec = field(default_factory=SolverSpec)
     penalty: str = "l1"
     penalize_intercept: bool = False
-    polish: str | None = "output"
+    polish: str | None = "refine"
     reweight: int = 0
     gamma: float = 1.1
     sample_weight: np.ndarray | None = None

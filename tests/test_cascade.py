@@ -113,9 +113,9 @@ def test_polish_keeps_support_and_feasibility_and_lowers_error(digits_mlp, calib
 def test_refit_polish_fits_the_original_preactivations_on_the_support(digits_mlp,
                                                                       calibration):
     """polish="least_squares" is least squares on the support: no worse than the l1 solution."""
-    rough = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=0.3,
+    rough = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=0.3, mode="parallel",
                                polish=None).fit(calibration)
-    refit = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=0.3,
+    refit = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=0.3, mode="parallel",
                                polish="least_squares").fit(calibration)
     inputs = layer_inputs(stacked_weights(digits_mlp), calibration,
                           hidden_activation(digits_mlp))

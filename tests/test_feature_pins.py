@@ -207,7 +207,8 @@ def test_certificate_fails_just_outside_the_ball(digits_mlp, calibration, polish
     whole output error.
     """
     epsilon = 0.3
-    trim = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=epsilon,
+    # Parallel mode: the programs below are built from the original network's inputs.
+    trim = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=epsilon, mode="parallel",
                               polish=polish).fit(calibration)
     assert all(c["certified"] for c in check_certificate(trim, calibration))
     X = calibration.astype(np.float64)

@@ -32,6 +32,7 @@ def zero_rows_only(U, Y_dead):
 def group_trims(digits, digits_mlp):
     X, _ = digits
     return {penalty: NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=0.2,
+                                        mode="parallel", polish="output",
                                         penalty=penalty).fit(X[:300])
             for penalty in ("l1", "group", "sparse_group")}
 
@@ -91,10 +92,14 @@ def test_penalty_through_net_trim_path_cv_and_grid_search(breast_cancer):
     X, y = breast_cancer
     mlp = MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, random_state=0)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the MLP's training only
         fitted = mlp.fit(X, y)
-        pruned = net_trim(fitted, X, epsilon=0.3, penalty="group")
-        _, nets, stats = net_trim_path(fitted, X, [0.1, 0.3], penalty="group")
+    pruned = net_trim(fitted, X, epsilon=0.3, penalty="group")
+    _, nets, stats = net_trim_path(fitted, X, [0.1, 0.3], penalty="group")
+    # NetTrimCV and the search train the network again: only its warning is ignored.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Stochastic Optimizer",
+                                category=ConvergenceWarning)
         cv = NetTrimCV(mlp, epsilons=[0.1, 0.3], cv=2, penalty="group").fit(X, y)
         search = GridSearchCV(
             make_pipeline(StandardScaler(), NetTrimTransformer(mlp, epsilon=0.2)),

@@ -35,7 +35,7 @@ def test_unknown_polish_is_refused(digits_mlp, calibration):
 
 
 @pytest.mark.parametrize("mode, allocation, expected", [
-    ("parallel", "auto", "magnitude"), ("cascade", "auto", "uniform"),
+    ("parallel", "auto", "magnitude"), ("cascade", "auto", "magnitude"),
     ("parallel", "uniform", "uniform"), ("cascade", "magnitude", "magnitude")])
 def test_allocation_is_resolved_in_a_fitted_attribute(digits_mlp, calibration, mode,
                                                       allocation, expected):
@@ -100,8 +100,10 @@ def test_records_say_what_the_fit_used(digits_mlp, calibration):
 
 
 def test_fine_tuned_records_are_in_the_weighted_norm(digits_mlp, calibration):
-    # Heavy weights on the rows of one half of the digits: the weighted norm differs.
-    weight = np.where(digits_mlp.predict(calibration) < 5, 20.0, 0.05)
+    # Heavier weights on the rows of one half of the digits: the weighted norm differs
+    # (by 25-40% here). A ratio of 16, not 400: with 20 vs 0.05 the ADMM of layer 0 needs
+    # about 5600 iterations and stopped at max_iter=2000 with a ConvergenceWarning.
+    weight = np.where(digits_mlp.predict(calibration) < 5, 4.0, 0.25)
     trim = NetTrimTransformer(FrozenEstimator(digits_mlp), epsilon=0.2, fine_tune=2,
                               random_state=0).fit(calibration, sample_weight=weight)
     weighted = check_certificate(trim, calibration, sample_weight=weight)
@@ -131,7 +133,7 @@ def test_distillation_loss_and_gradient_use_the_sample_weights(rng=np.random.def
 
 def test_target_search_prints_its_steps(digits_mlp, calibration, capsys):
     NetTrimTransformer(FrozenEstimator(digits_mlp), target_sparsity=0.8, mode="cascade",
-                       polish=None, verbose=1).fit(calibration)
+                       allocation="uniform", polish=None, verbose=1).fit(calibration)
     out = capsys.readouterr().out
     steps = [line for line in out.splitlines() if "search step" in line]
     assert steps and all("-> sparsity" in line and line.endswith("s") for line in steps)

@@ -120,7 +120,7 @@ def test_a_dead_network_prunes_to_its_intercepts(digits, digits_mlp):
     dead.intercepts_[0] = np.full_like(dead.intercepts_[0], -1e3)  # no unit ever fires
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # no 0/0 anywhere
-        trim = NetTrimTransformer(FrozenEstimator(dead), epsilon=0.1).fit(X)
+        trim = NetTrimTransformer(FrozenEstimator(dead), epsilon=0.1, mode="parallel").fit(X)
     assert trim.sparsity_ == 1.0
     assert all(r["converged"] for r in trim.layer_stats_)
     assert all(r["relative_error"] < 1e-12 for r in trim.layer_stats_)  # intercepts kept

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.base import clone, is_classifier, is_regressor
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -170,8 +170,9 @@ def test_float32_end_to_end(digits):
     X, y = digits
     X32 = X.astype(np.float32)
     mlp = MLPClassifier(hidden_layer_sizes=(16,), max_iter=100, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings():  # the MLP's training only, not the pruning
+        warnings.filterwarnings("ignore", message="Stochastic Optimizer",
+                                category=ConvergenceWarning)
         trim = NetTrimTransformer(mlp, epsilon=0.1).fit(X32, y)
     assert all(W.dtype == np.float32 for W in trim.estimator_.coefs_)
     assert trim.transform(X32).dtype == np.float32
@@ -241,16 +242,16 @@ def test_epsilon_one_warns_that_layers_may_vanish(breast_cancer):
     assert not np.any(trim.estimator_.coefs_[0])
 
 
-def test_demo_prints_a_row_per_mode_and_epsilon(capsys):
+def test_demo_prints_net_trim_beside_the_baseline(capsys):
     from sklearn_nettrim.__main__ import main
 
-    main(["--epsilons", "0.1", "0.3", "--modes", "parallel", "cascade", "--target", "0.8"])
+    main(["--targets", "0.8", "--epsilons", "0.3"])
     out = capsys.readouterr().out
-    rows = [line for line in out.splitlines()
-            if line.strip().startswith(("parallel |", "cascade |"))]
-    target = [line for line in out.splitlines() if "target_sparsity=0.8" in line]
-    assert len(target) == 1
-    assert abs(float(target[0].split("sparsity ")[1].split("%")[0]) - 80) <= 0.5
-    assert len(rows) == 4
-    accuracy_after = [float(row.split("|")[5]) for row in rows]
-    assert all(0.5 < acc <= 1 for acc in accuracy_after)
+    rows = {line.split("|")[0].strip(): line.split("|") for line in out.splitlines()
+            if "|" in line and not line.strip().startswith("method")}
+    assert set(rows) == {"Net-Trim, target 0.8", "baseline, target 0.8",
+                         "Net-Trim, epsilon 0.3"}
+    for name in ("Net-Trim, target 0.8", "baseline, target 0.8"):
+        assert abs(float(rows[name][2].strip().rstrip("%")) - 80) <= 0.5
+    assert all(0.5 < float(row[3]) <= 1 for row in rows.values())
+    assert rows["Net-Trim, target 0.8"][5].strip() == "True"
