@@ -15,7 +15,7 @@ the default), a Dask cluster, or a Ray cluster. Each job carries only one layer'
 
     client = Client("tcp://scheduler-address:8786")   # or Client(LocalCluster(...))
     with joblib.parallel_config(backend="dask"):
-        trim = NetTrimTransformer(FrozenEstimator(mlp), n_jobs=-1).fit(X)
+        trim = NetTrimTransformer(FrozenEstimator(mlp), mode="parallel", n_jobs=-1).fit(X)
 
 Ray works the same way once its joblib backend is registered
 (``pip install "ray[default]"``)::
@@ -25,7 +25,7 @@ Ray works the same way once its joblib backend is registered
 
     register_ray()
     with joblib.parallel_config(backend="ray"):
-        trim = NetTrimTransformer(FrozenEstimator(mlp), n_jobs=-1).fit(X)
+        trim = NetTrimTransformer(FrozenEstimator(mlp), mode="parallel", n_jobs=-1).fit(X)
 
 This example starts a small local Dask cluster (needs ``pip install distributed``), prunes
 a digits network and runs NetTrimCV on it, once with the local ``loky`` backend and once
@@ -95,11 +95,12 @@ def timed(fit):
 # NetTrimTransformer: one job per layer
 # -------------------------------------
 def prune():
-    return NetTrimTransformer(FrozenEstimator(mlp), epsilon=0.1, n_jobs=-1).fit(X_train)
+    return NetTrimTransformer(FrozenEstimator(mlp), epsilon=0.1, mode="parallel",
+                              n_jobs=-1).fit(X_train)
 
 
 serial, t_serial = timed(lambda: NetTrimTransformer(
-    FrozenEstimator(mlp), epsilon=0.1, n_jobs=1).fit(X_train))
+    FrozenEstimator(mlp), epsilon=0.1, mode="parallel", n_jobs=1).fit(X_train))
 # Start loky's worker processes first, so that the timing below is the solves only.
 joblib.Parallel(n_jobs=-1)(joblib.delayed(abs)(i) for i in range(4))
 local, t_local = timed(prune)  # default backend: loky processes

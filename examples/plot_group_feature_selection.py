@@ -46,9 +46,9 @@ print(f"{X.shape[1]} features, {X_train.shape[0]} training rows")
 # A pipeline with Net-Trim as the feature selector
 # ------------------------------------------------
 # The first layer gets a loose tolerance (features may go), the output layer a tight
-# one. ``set_output(transform="pandas")`` keeps the column names through the pipeline.
+# one (parallel mode: each layer's own epsilon against the original network). ``set_output(transform="pandas")`` keeps the column names through the pipeline.
 mlp = MLPClassifier(hidden_layer_sizes=(32,), max_iter=1000, random_state=0)
-selector = NetTrimTransformer(mlp, epsilon=[0.7, 0.05], penalty="group")
+selector = NetTrimTransformer(mlp, epsilon=[0.7, 0.05], penalty="group", mode="parallel")
 pipe = make_pipeline(StandardScaler(), selector, LogisticRegression())
 pipe.set_output(transform="pandas")
 pipe.fit(X_train, y_train)
