@@ -35,8 +35,9 @@ def run_session(onx, X):
 
 
 def pruned_and_compacted(mlp, X, y, epsilon):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with warnings.catch_warnings():  # the MLP's training only, not the pruning
+        warnings.filterwarnings("ignore", message="Stochastic Optimizer",
+                                category=ConvergenceWarning)
         trim = NetTrimTransformer(mlp, epsilon=epsilon).fit(X, y)
     full = trim.hidden_units_
     trim.compact()
@@ -67,8 +68,9 @@ def test_regressor_runs_in_onnxruntime():
 def sparsified(digits):
     X, y = digits
     mlp = MLPClassifier(hidden_layer_sizes=(32, 16), max_iter=100, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with warnings.catch_warnings():  # the MLP's training only, not the pruning
+        warnings.filterwarnings("ignore", message="Stochastic Optimizer",
+                                category=ConvergenceWarning)
         trim = NetTrimTransformer(mlp, epsilon=0.3).fit(X, y)
     with pytest.warns(UserWarning, match="ONNX export needs dense weights"):
         trim.sparsify()  # the layers are less than 90% sparse
@@ -104,8 +106,9 @@ def test_to_onnx_exports_a_sparsified_transformer(digits, sparsified):
 def test_to_onnx_exports_a_pipeline_ending_in_a_sparsified_regressor():
     X, y = load_diabetes(return_X_y=True)
     mlp = MLPRegressor(hidden_layer_sizes=(32,), max_iter=300, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with warnings.catch_warnings():  # the MLP's training only, not the pruning
+        warnings.filterwarnings("ignore", message="Stochastic Optimizer",
+                                category=ConvergenceWarning)
         pipe = make_pipeline(StandardScaler(), NetTrimTransformer(mlp, epsilon=0.3))
         pipe.fit(X, y / 100)
     with warnings.catch_warnings():
