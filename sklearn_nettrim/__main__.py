@@ -30,6 +30,16 @@ def _row(method, network, sparsity, accuracy, seconds, certified):
             f" {seconds:>7.2f} | {certified}")
 
 
+def _nettrim_row(method, mlp, X_train, X_test, y_test, **params):
+    """Net-Trim with its defaults and ``params``, pruned on ``X_train``: a table row."""
+    start = time.perf_counter()
+    trim = NetTrimTransformer(FrozenEstimator(mlp), **params).fit(X_train)
+    seconds = time.perf_counter() - start
+    certified = all(c["certified"] for c in check_certificate(trim, X_train))
+    return _row(method, trim.estimator_, trim.sparsity_, trim.score(X_test, y_test), seconds,
+                certified)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m sklearn_nettrim", description=__doc__)
     parser.add_argument("--targets", type=float, nargs="+", default=[0.9, 0.95],
@@ -57,12 +67,8 @@ def main(argv=None):
     print(header)
     print("-" * len(header))
     for target in args.targets:
-        start = time.perf_counter()
-        trim = NetTrimTransformer(FrozenEstimator(mlp), target_sparsity=target).fit(X_train)
-        seconds = time.perf_counter() - start
-        certified = all(c["certified"] for c in check_certificate(trim, X_train))
-        print(_row(f"Net-Trim, target {target:g}", trim.estimator_, trim.sparsity_,
-                   trim.score(X_test, y_test), seconds, certified))
+        print(_nettrim_row(f"Net-Trim, target {target:g}", mlp, X_train, X_test, y_test,
+                           target_sparsity=target))
         start = time.perf_counter()
         baseline = magnitude_prune(mlp, X_train, target_sparsity=target)
         seconds = time.perf_counter() - start
@@ -71,12 +77,8 @@ def main(argv=None):
         print(_row(f"baseline, target {target:g}", baseline, zeros / total,
                    baseline.score(X_test, y_test), seconds, "no bound"))
     for epsilon in args.epsilons:
-        start = time.perf_counter()
-        trim = NetTrimTransformer(FrozenEstimator(mlp), epsilon=epsilon).fit(X_train)
-        seconds = time.perf_counter() - start
-        certified = all(c["certified"] for c in check_certificate(trim, X_train))
-        print(_row(f"Net-Trim, epsilon {epsilon:g}", trim.estimator_, trim.sparsity_,
-                   trim.score(X_test, y_test), seconds, certified))
+        print(_nettrim_row(f"Net-Trim, epsilon {epsilon:g}", mlp, X_train, X_test, y_test,
+                           epsilon=epsilon))
     total = " ".join(str(W.size) for W in mlp.coefs_)
     print(f"\n(weights per layer before pruning: {total}; intercepts are not counted."
           " Net-Trim's defaults: mode='cascade', polish='refine', allocation 'magnitude';"
