@@ -179,7 +179,7 @@ def test_dask_backend_gives_the_local_weights(breast_cancer):
     X, y = breast_cancer
     frozen = FrozenEstimator(quiet_fit(MLPClassifier(hidden_layer_sizes=(16, 8),
                                                      max_iter=300, random_state=0), X, y))
-    make = [lambda: NetTrimTransformer(frozen, epsilon=0.1, n_jobs=2),
+    make = [lambda: NetTrimTransformer(frozen, epsilon=0.1, mode="parallel", n_jobs=2),
             lambda: NetTrimCV(small_mlp(), epsilons=[0.05, 0.2], cv=2, n_jobs=2)]
     local = [quiet_fit(m(), X, y) for m in make]
     remote, streams = [], []
