@@ -6,6 +6,7 @@ wrapped network has them (``available_if``), tags follow the network so that
 ``transform`` keeps the input features that still carry a first-layer weight.
 """
 
+import inspect
 from numbers import Integral
 
 import numpy as np
@@ -226,18 +227,22 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
         return PruneOptions.from_params(self.get_params(deep=False),
                                         sample_weight).with_(**changes)
 
+    def _changed_from_default(self, name):
+        """Whether the user set parameter ``name`` to something other than its default."""
+        default = inspect.signature(type(self).__init__).parameters[name].default
+        value = getattr(self, name)
+        return not (np.ndim(value) == 0 and value == default)
+
     def _warn_unused_params(self):
         """Say so when a parameter the user set has no effect with the others."""
         if self.solver != "admm":
-            defaults = {"max_iter": 2000, "tol": 1e-3}
-            changed = [k for k, v in defaults.items() if getattr(self, k) != v]
+            changed = [k for k in ("max_iter", "tol") if self._changed_from_default(k)]
             if changed:
                 warn_user(
                     f"{' and '.join(changed)} apply to solver='admm' only; solver="
                     f"{self.solver!r} uses cvxpy's own stopping rules (CLARABEL, then SCS).")
-        epsilon = getattr(self, "epsilon", 0.05)
-        default_epsilon = np.ndim(epsilon) == 0 and epsilon == 0.05
-        if getattr(self, "target_sparsity", None) is not None and not default_epsilon:
+        if (getattr(self, "target_sparsity", None) is not None
+                and self._changed_from_default("epsilon")):
             warn_user(
                 f"epsilon={self.epsilon!r} is ignored: target_sparsity="
                 f"{self.target_sparsity!r} is set, and the per-layer tolerances that reach"
