@@ -336,8 +336,7 @@ class BudgetSearch:
         search_options = options.with_(polish=None)
 
         def solve(epsilon, start):
-            program = problem.program(epsilon, penalty=options.make_penalty(),
-                                      sample_weight=options.sample_weight)
+            program = problem.program_for(epsilon, options)
             return solve_l1(program, search_options, start)
 
         epsilon = found = None
@@ -354,8 +353,7 @@ class BudgetSearch:
             progress = _progress(problem.index, goal) if self.verbose else None
             epsilon, found = _layer_to_nnz(solve, goal, tolerance, guess, progress)
         # The l1 solution found, polished (solving again would move its nnz).
-        program = problem.program(epsilon, penalty=options.make_penalty(),
-                                  sample_weight=options.sample_weight)
+        program = problem.program_for(epsilon, options)
         return [finish(problem, program, epsilon, found, options)]
 
 

@@ -27,7 +27,13 @@ from sklearn.utils.validation import _num_features, check_is_fitted, validate_da
 
 from ._compact import compact_network
 from ._diagnostics import calibration_size_warning, constant_layer_warning
-from ._network import check_supported_estimator, layer_kinds, share_best_weights, with_weights
+from ._network import (
+    check_supported_estimator,
+    dense,
+    layer_kinds,
+    share_best_weights,
+    with_weights,
+)
 from ._spec import PruneOptions, check_polish
 from ._warnings import warn_user
 from ._weights import check_sample_weight, positive_rows
@@ -339,8 +345,7 @@ class PrunedNetworkMixin(MetaEstimatorMixin, SelectorMixin, BaseEstimator):
     def densify(self):
         """Store the pruned network's ``coefs_`` as dense arrays again. Returns ``self``."""
         check_is_fitted(self)
-        self.estimator_.coefs_ = [W.toarray() if sp.issparse(W) else W
-                                  for W in self.estimator_.coefs_]
+        self.estimator_.coefs_ = [dense(W) for W in self.estimator_.coefs_]
         share_best_weights(self.estimator_)
         return self
 

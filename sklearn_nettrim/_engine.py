@@ -92,6 +92,11 @@ class LayerProblem:
         """Whether this is a cascade layer >= 2 (a tolerance floor, not an epsilon)."""
         return self.base_eps is not None
 
+    def program_for(self, epsilon, options):
+        """The layer's program at ``epsilon`` with the penalty and weights of a fit."""
+        return self.program(epsilon, penalty=options.make_penalty(),
+                            sample_weight=options.sample_weight)
+
     def program(self, epsilon, *, penalty, sample_weight=None):
         """The layer's program at ``epsilon`` (relative tolerance, or relative floor)."""
         if not self.follows_pruned:
@@ -244,8 +249,7 @@ def finish(problem, program, epsilon, l1, options):
 
 def solve_at(problem, epsilon, options, warm_start=None):
     """A layer solved and finished at one tolerance."""
-    program = problem.program(epsilon, penalty=options.make_penalty(),
-                              sample_weight=options.sample_weight)
+    program = problem.program_for(epsilon, options)
     return finish(problem, program, epsilon, solve_l1(program, options, warm_start), options)
 
 
@@ -279,8 +283,7 @@ class FinishFound:
 
     def solve(self, problem, options, warm_start, earlier):
         l1, epsilon = self.found[problem.index]
-        program = problem.program(epsilon, penalty=options.make_penalty(),
-                                  sample_weight=options.sample_weight)
+        program = problem.program_for(epsilon, options)
         return [finish(problem, program, epsilon, l1, options)]
 
 

@@ -42,12 +42,17 @@ def check_supported_estimator(estimator):
     return target
 
 
+def dense(W):
+    """``W`` as a dense array (``coefs_`` may be CSR after ``sparsify()``)."""
+    return W.toarray() if sp.issparse(W) else W
+
+
 def stacked_weights(mlp):
     """Each layer's weights with its intercept as the last row, shape (n_in + 1, n_out).
 
     Dense even when ``coefs_`` are scipy.sparse (after ``sparsify()``).
     """
-    return [np.vstack([W.toarray() if sp.issparse(W) else W, b[None, :]])
+    return [np.vstack([dense(W), b[None, :]])
             for W, b in zip(mlp.coefs_, mlp.intercepts_)]
 
 

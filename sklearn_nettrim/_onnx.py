@@ -9,12 +9,12 @@ densifies a copy: the model itself is left as it is.
 
 import copy
 
-import scipy.sparse as sp
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import PrunedNetworkMixin
+from ._network import dense
 
 __all__ = ["to_onnx"]
 
@@ -30,9 +30,9 @@ def _dense_network(model):
             " network estimator_), an MLPClassifier or MLPRegressor, or a Pipeline ending"
             f" in one of them; got {type(model).__name__}.")
     check_is_fitted(model)
-    dense = copy.copy(model)
-    dense.coefs_ = [W.toarray() if sp.issparse(W) else W for W in model.coefs_]
-    return dense
+    exported = copy.copy(model)
+    exported.coefs_ = [dense(W) for W in model.coefs_]
+    return exported
 
 
 def _exportable(model):
