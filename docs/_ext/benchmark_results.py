@@ -120,6 +120,7 @@ def environment_fields(result):
             fields.append(field)
 
     add("Date", env.get("date"))
+    add("Commit", env.get("commit"))
     add("Machine", env.get("machine"))
     versions = [f"{key} {env[key]}" for key in ("python", "numpy", "scipy", "scikit-learn")
                 if env.get(key)]
