@@ -352,9 +352,11 @@ class BudgetSearch:
         if epsilon is None:
             progress = _progress(problem.index, goal) if self.verbose else None
             epsilon, found = _layer_to_nnz(solve, goal, tolerance, guess, progress)
-        # The l1 solution found, polished (solving again would move its nnz).
+        # The l1 solution found, polished (solving again would move its nnz). At the
+        # cascade floor it may keep fewer than the goal: the refinement may use the rest.
         program = problem.program_for(epsilon, options)
-        return [finish(problem, program, epsilon, found, options)]
+        budget = int(round(goal)) if problem.follows_pruned else None
+        return [finish(problem, program, epsilon, found, options, budget)]
 
 
 def _secant_search(evaluate, theta0, target, *, tolerance=SPARSITY_TOLERANCE,

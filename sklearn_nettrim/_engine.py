@@ -206,21 +206,24 @@ POLISHERS = {"feasible": polish_on_support, "output": polish_outputs,
              "least_squares": refit_on_support}
 
 
-def polish_weights(program, U, polish):
-    """``(weights, refined)`` after ``polish`` (``refined``: None unless "refine")."""
+def polish_weights(program, U, polish, budget=None):
+    """``(weights, refined)`` after ``polish`` (``refined``: None unless "refine").
+
+    ``budget``: the non-zeros a refined layer may keep if the l1 solution kept fewer.
+    """
     if polish is None:
         return U, None
     if polish == "refine":
-        U, refined, _ = refine_layer(program, U)
+        U, refined, _ = refine_layer(program, U, budget)
         return U, bool(refined)
     return POLISHERS[polish](program, U), None
 
 
-def finish(problem, program, epsilon, l1, options):
+def finish(problem, program, epsilon, l1, options, budget=None):
     """Polish a layer's l1 solution and make its record: a :class:`LayerResult`."""
     U, check, seconds = l1.weights, l1.check, l1.seconds
     start = time.perf_counter()
-    U, refined = polish_weights(program, U, options.polish)
+    U, refined = polish_weights(program, U, options.polish, budget)
     if options.polish is not None:
         check = program.check(U)
         seconds += time.perf_counter() - start

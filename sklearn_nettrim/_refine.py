@@ -26,6 +26,7 @@ from scipy import linalg
 
 from ._penalties import L1
 from ._polish import polish_outputs, relu_output_loss
+from ._solvers.admm import blas_threads
 from ._solvers.support import top_k
 
 #: ADMM of the refinement: iteration cap, the first ``rho`` relative to the mean
@@ -51,9 +52,10 @@ def output_loss(program, U):
     return relu_output_loss(AU, program.Y, program.omega)
 
 
-def budget_mask(program, U):
+def budget_mask(program, U, budget=None):
     """``(allowed, budgeted, k)``: where refined weights may be non-zero, which of them
-    count against the budget, and the budget (the l1 solution's count there).
+    count against the budget, and the budget: the l1 solution's count there, or
+    ``budget`` when that is larger (a target size's share the l1 solution left unused).
 
     The intercept row is free unless the penalty counts it. With an l1 penalty any entry
     may enter the support; with a group penalty only the rows the l1 solution kept, so
@@ -68,17 +70,19 @@ def budget_mask(program, U):
         allowed &= np.any(U != 0, axis=1)[:, None]
         allowed[-1] = True
     k = int(np.count_nonzero(U[budgeted]))
+    if budget is not None:
+        k = max(k, min(int(budget), int(np.count_nonzero(budgeted & allowed))))
     return allowed, budgeted & allowed, k
 
 
-def refine_support(program, U, *, max_iter=MAX_ITER, rho_start=RHO_START,
+def refine_support(program, U, *, budget=None, max_iter=MAX_ITER, rho_start=RHO_START,
                    compute_dtype=np.float32):
-    """A support of the same size as ``U``'s with a smaller output loss, fitted.
+    """A support of the same size as ``U``'s (or ``budget``) with a smaller output loss.
 
     Returns the ADMM's sparse iterate (not yet polished on its support) and its number
     of iterations. See the module docstring.
     """
-    allowed, budgeted, k = budget_mask(program, U)
+    allowed, budgeted, k = budget_mask(program, U, budget)
     if program.kind == "linear":
         A, T, _ = program.linear_reduction()
         omega = None
@@ -127,19 +131,30 @@ def refine_support(program, U, *, max_iter=MAX_ITER, rho_start=RHO_START,
     return (D * d[:, None]).astype(program.dtype), n_iter
 
 
-def refine_layer(program, U_l1, **options):
+def refine_layer(program, U_l1, budget=None, **options):
     """``polish="refine"`` for one layer: ``(weights, accepted, info)``.
 
     The refined support, polished by :func:`~._polish.polish_outputs`, is accepted if its
     measured output error is within ``program.output_bound()`` and its output loss below
     that of the output polish on the l1 solution's support, which is returned otherwise.
+
+    ``budget``: the number of non-zeros the layer may keep when that is more than the l1
+    solution's. A target size uses it in cascade mode, where a layer's tolerance cannot
+    go below what the original weights achieve on the pruned input: at that floor the
+    sparsest weights can keep fewer than the layer's share, and the refinement spends
+    the rest on a smaller output error (the output bound still holds: it is checked).
     """
+    with blas_threads(program):  # one BLAS thread for small layers: no spinning threads
+        return _refine_layer(program, U_l1, budget, **options)
+
+
+def _refine_layer(program, U_l1, budget, **options):
     fallback = polish_outputs(program, U_l1)
-    refined, n_iter = refine_support(program, fallback, **options)
+    refined, n_iter = refine_support(program, fallback, budget=budget, **options)
     refined = polish_outputs(program, refined)
     loss_fallback, loss_refined = output_loss(program, fallback), output_loss(program, refined)
     check = program.check(refined)
-    _, budgeted, k = budget_mask(program, U_l1)
+    _, budgeted, k = budget_mask(program, U_l1, budget)
     accepted = (check.output_error <= program.output_bound()
                 and loss_refined < loss_fallback
                 and int(np.count_nonzero(refined[budgeted])) <= k)

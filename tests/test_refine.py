@@ -97,3 +97,41 @@ def test_bad_polish_is_rejected(digits, digits_mlp):
     X, _ = digits
     with pytest.raises(ValueError, match="polish"):
         NetTrimTransformer(FrozenEstimator(digits_mlp), polish="refined").fit(X[:100])
+
+
+def test_refinement_spends_a_budget_larger_than_the_l1_solution(digits_layers):
+    """A target size's share the l1 solution left unused goes to a smaller output error."""
+    inputs, W = digits_layers[1]
+    program = LayerProgram(inputs, W, epsilon=0.3)
+    U_l1 = solve_layer(program, "admm", warn=False).weights
+    budget = 2 * _body_nnz(U_l1)
+    U, accepted, _ = refine_layer(program, U_l1, budget)
+    same_size, _, _ = refine_layer(program, U_l1)
+    assert accepted
+    assert _body_nnz(U_l1) < _body_nnz(U) <= budget
+    assert program.check(U).output_error <= program.output_bound()
+    assert output_loss(program, U) < output_loss(program, same_size)
+    # A budget below the l1 solution's count never removes weights the program kept.
+    assert budget_mask(program, U_l1, 1)[2] == budget_mask(program, U_l1)[2]
+
+
+def test_cascade_layer_at_its_floor_fills_its_share(digits, digits_mlp):
+    """Cascade mode: a layer whose floor tolerance keeps fewer weights than its share of
+    the target (here a generous share) keeps its share after the refinement, certified."""
+    from sklearn_nettrim._allocation import BudgetSearch
+    from sklearn_nettrim._engine import Network, final_weights, traverse
+    from sklearn_nettrim._spec import PruneOptions
+
+    X = digits[0][:300]
+    network = Network.from_mlp(digits_mlp, X)
+    sizes = [W[:-1].size for W in network.weights]
+    budgets = np.array([0.1 * sizes[0], 0.6 * sizes[1], 0.1 * sizes[2]])
+    options = PruneOptions(polish="refine")
+    results = traverse(network, BudgetSearch(budgets, np.full(3, 0.3)), options)
+    _, records = final_weights(results)
+    floor = results[1][-1]
+    assert floor.epsilon == 0.0  # the floor already fit the share: no search
+    assert floor.l1.nnz < records[1].nnz_after <= round(budgets[1] + budgets[0]
+                                                        - records[0].nnz_after)
+    assert records[1].refined
+    assert records[1].output_error <= records[1].output_bound
