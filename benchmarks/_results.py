@@ -60,6 +60,8 @@ def environment():
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": source_commit(),
+        # Other processes slow the BLAS threads down: the 1-minute load when it started.
+        "load_average": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
         "python": platform.python_version(),
         "numpy": numpy.__version__,
@@ -79,7 +81,8 @@ def environment_line(env=None):
                       for p in env["blas"] if p["user_api"] == "blas") or "no BLAS found"
     return (f"# {env['date']} | commit {env.get('commit')} | {env['machine']} | Python {env['python']}, numpy"
             f" {env['numpy']}, scipy {env['scipy']}, scikit-learn {env['scikit-learn']} |"
-            f" BLAS: {pools} | OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}")
+            f" BLAS: {pools} | OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']} | load"
+            f" {env.get('load_average')}")
 
 
 def save_figure(fig, path, dpi=100):

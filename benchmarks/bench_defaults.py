@@ -18,16 +18,16 @@ Each network is frozen and pruned on its training rows (the calibration set) to 
 target sparsity by these Net-Trim routes
 (``NetTrimTransformer(FrozenEstimator(mlp), target_sparsity=t, **route).fit(X_cal)``):
 
-* ``old_default``: ``{}`` - whatever the defaults are (the resolved mode, polish and
-  allocation are recorded from the fitted estimator);
-* ``parallel_refine``: ``mode="parallel", polish="refine"``;
-* ``cascade_output``: ``mode="cascade", polish="output"``;
-* ``cascade_refine``: ``mode="cascade", polish="refine"`` (allocation auto);
-* ``cascade_refine_magnitude``: the same with ``allocation="magnitude"``;
+* ``default``: ``{}`` - the package's defaults (cascade mode, ``polish="refine"``,
+  ``allocation="auto"``, which resolves to ``"magnitude"``; the resolved values are
+  recorded from the fitted estimator);
+* ``uniform``: the defaults with ``allocation="uniform"`` (one epsilon for all layers);
+* ``parallel``: the defaults with ``mode="parallel"``;
+* ``output``: the defaults with ``polish="output"`` (no support refinement);
 
 and by the strongest peers of ``_peers.py``, each in two views: at its own split (global
 magnitude + sequential least squares ``mag_ls_seq``; ALPS at the global magnitude split
-``alps``) and at exactly the per-layer nnz of ``cascade_refine`` (``mag_ls_seq_same``,
+``alps``) and at exactly the per-layer nnz of ``default`` (``mag_ls_seq_same``,
 ``alps_same``).
 
 Per row: test accuracy, achieved sparsity, per-layer nnz, seconds, and for Net-Trim
@@ -41,8 +41,8 @@ How to run
 
     python benchmarks/bench_defaults.py                                  # everything
     python benchmarks/bench_defaults.py --networks digits128 --targets 0.9
-    python benchmarks/bench_defaults.py --networks mnist --routes old_default cascade_refine \\
-        cascade_refine_magnitude mag_ls_seq alps mag_ls_seq_same alps_same
+    python benchmarks/bench_defaults.py --networks mnist --routes default mag_ls_seq alps \\
+        mag_ls_seq_same alps_same
 
 Writes ``benchmarks/results/defaults.json`` (``--name`` changes the stem). Runs split over
 several processes (``--name defaults_mnist`` ...) are combined into ``defaults.json`` by
@@ -72,16 +72,14 @@ from sklearn_nettrim._network import stacked_weights, with_weights
 NETWORKS = ("mnist", "digits128", "digits_deep", "digits_small")
 TARGETS = (0.9, 0.95)
 ROUTES = {
-    "old_default": {},
-    "parallel_refine": {"mode": "parallel", "polish": "refine"},
-    "cascade_output": {"mode": "cascade", "polish": "output"},
-    "cascade_refine": {"mode": "cascade", "polish": "refine"},
-    "cascade_refine_magnitude": {"mode": "cascade", "polish": "refine",
-                                 "allocation": "magnitude"},
+    "default": {},
+    "uniform": {"allocation": "uniform"},
+    "parallel": {"mode": "parallel"},
+    "output": {"polish": "output"},
 }
 #: The peers; "_same" = at the per-layer nnz of ``SAME_AS``.
 PEERS = ("mag_ls_seq", "alps", "mag_ls_seq_same", "alps_same")
-SAME_AS = "cascade_refine"
+SAME_AS = "default"
 PEER_LABELS = {
     "mag_ls_seq": "global magnitude + LS seq",
     "alps": "ALPS (global magnitude split)",
@@ -311,7 +309,7 @@ def _save(name, results, commit, dirty, env, wall):
             " rows to each target sparsity. Net-Trim routes (resolved mode / polish /"
             " allocation recorded from the fitted estimator), 'certified' = every layer of"
             " check_certificate on the calibration data; peers at their own (global"
-            " magnitude) split and at the per-layer nnz of cascade_refine. 'x yardstick':"
+            " magnitude) split and at the per-layer nnz of the default route. 'x yardstick':"
             " seconds over a dense least-squares refit of every layer in the same process."
             " Cells of the summary: test accuracy and seconds ('!' = not certified)."),
         tables=[t for r in results for t in tables_for(r)]

@@ -4,10 +4,10 @@ What it measures
 ----------------
 The MNIST-5k network of ``_networks`` (784-300-100-10, trained on the first 4000 rows of
 :func:`_networks.mnist_5k`, tested on the last 1000) is pruned by ``NetTrimTransformer``
-(``mode="cascade"``, ``polish="feasible"`` unless ``--polish``, ``n_jobs=1``) at epsilons that reach about 90% and
-95% sparsity. Each pruned network is then fine-tuned towards the ORIGINAL network's
+with the package's defaults (cascade mode, ``polish="refine"``; ``--mode`` and ``--polish``
+change them) to target sizes of 95% and 98% (``--targets``; or ``--epsilons``). Each pruned network is then fine-tuned towards the ORIGINAL network's
 class probabilities on the 4000 calibration rows (no labels), zeros kept, with the code
-path of ``fine_tune=E`` (``_finetune.fine_tune_weights``, Adam, learning rate 1e-3 unless
+path of ``fine_tune=E`` (``_finetune.fine_tune_weights``, Adam, learning rate 1e-2 unless
 ``--learning-rate``, batch 200, ``random_state=0``). The test accuracy is read after 0, 5, 20 and 50 epochs of ONE
 50-epoch run: the first ``k`` epochs of a run are exactly a ``fine_tune=k`` run (same
 permutations, same Adam steps; tests/test_finetune.py checks it), so the seconds at epoch
@@ -21,12 +21,10 @@ How to run
 ----------
 ::
 
-    python benchmarks/bench_finetune.py          # about 40 min on 2 busy cores
-    python benchmarks/bench_finetune.py --epsilons 0.3 --epochs 5 20
-    python benchmarks/bench_finetune.py --epsilons 0.6 --epochs 5 20 --learning-rate 1e-2 \
-        --name finetune_lr1e-2                                # a larger step, its own file
-    python benchmarks/bench_finetune.py --polish refine --targets 0.95 --learning-rate 1e-2 \
-        --name finetune_refine                                # from the refined supports
+    python benchmarks/bench_finetune.py                       # 95% and 98%, the defaults
+    python benchmarks/bench_finetune.py --targets 0.9 --epochs 5 20
+    python benchmarks/bench_finetune.py --epsilons 0.6 --polish feasible --learning-rate 1e-3 \
+        --name finetune_feasible                    # a fixed epsilon, another polish and step
 """
 
 import argparse
@@ -43,7 +41,7 @@ from sklearn_nettrim import NetTrimTransformer
 from sklearn_nettrim._finetune import fine_tune_weights, forward, original_outputs
 from sklearn_nettrim._network import stacked_weights
 
-DEFAULT_EPSILONS = (0.35, 0.6)  # cascade: 91.3% and 96.4% sparse
+DEFAULT_TARGETS = (0.95, 0.98)
 DEFAULT_EPOCHS = (5, 20, 50)
 BATCH_SIZE, SEED = 200, 0
 
@@ -84,7 +82,7 @@ def fine_tune_curve(mlp, weights, X_train, X_test, y_test, epochs, learning_rate
     return marks, losses
 
 
-def report(unpruned, columns, rows, runs, mode, learning_rate, name, polish="feasible"):
+def report(unpruned, columns, rows, runs, mode, learning_rate, name, polish):
     print(f"\n   unpruned {unpruned:.4f}")
     print("   " + " | ".join(columns))
     for row in rows:
@@ -109,15 +107,16 @@ def report(unpruned, columns, rows, runs, mode, learning_rate, name, polish="fea
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epsilons", type=float, nargs="+", default=DEFAULT_EPSILONS)
+    parser.add_argument("--epsilons", type=float, nargs="+", default=None,
+                        help="prune at these epsilons instead of --targets")
     parser.add_argument("--epochs", type=int, nargs="+", default=DEFAULT_EPOCHS)
     parser.add_argument("--mode", default="cascade", choices=["parallel", "cascade"])
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--learning-rate", type=float, default=1e-2)
     parser.add_argument("--name", default="finetune", help="results file stem")
-    parser.add_argument("--targets", type=float, nargs="+", default=None,
-                        help="prune to these target sparsities instead of --epsilons")
-    parser.add_argument("--polish", default="feasible",
-                        help="Net-Trim's polish: feasible (default), output or refine")
+    parser.add_argument("--targets", type=float, nargs="+", default=list(DEFAULT_TARGETS),
+                        help="target sparsities (default 0.95 0.98)")
+    parser.add_argument("--polish", default="refine",
+                        help="Net-Trim's polish: refine (the default), output, feasible, None")
     args = parser.parse_args()
     polish = {"None": None}.get(args.polish, args.polish)
     print(environment_line())
@@ -130,8 +129,8 @@ def main():
     columns = (["method", "epsilon", "sparsity", "nnz per layer", "prune s"]
                + [f"acc {e} ep" for e in [0] + epochs] + [f"s {e} ep" for e in epochs])
     rows, runs = [], []
-    settings = ([{"target_sparsity": t} for t in args.targets] if args.targets
-                else [{"epsilon": e} for e in args.epsilons])
+    settings = ([{"epsilon": e} for e in args.epsilons] if args.epsilons
+                else [{"target_sparsity": t} for t in args.targets])
     for setting in settings:
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:

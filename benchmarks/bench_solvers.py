@@ -29,8 +29,8 @@ Networks:
 Whole-network lines: digits, the summed cvxpy/ADMM speed ratio against the target
 (>= 100x with every layer's objective within 1%); for each network, the seconds of
 ``NetTrimTransformer(FrozenEstimator(mlp), epsilon=e, mode=m, polish=p, n_jobs=1).fit(X)``
-at ``e`` in 0.05 and 0.3, ``m`` parallel and cascade, ``p`` False (the l1 programs alone)
-and ``"output"`` (the default), against the summed dense lstsq refits of all its layers
+at ``e`` in 0.05 and 0.3, ``m`` parallel and cascade, ``p`` None (the l1 programs alone)
+and ``"refine"`` (the default), against the summed dense lstsq refits of all its layers
 (targets <= 15x digits, <= 10x MNIST), with the iterations and the largest certified
 optimality gap of its layers. ``--cv`` adds ``NetTrimCV(mlp, epsilons=8, cv=5,
 n_jobs=1).fit(X, y)`` on MNIST (the cross-validation the package exists for), timed.
@@ -186,7 +186,7 @@ def summarize_digits(results):
 
 NETWORK_EPSILONS = (0.05, 0.3)
 MODES = ("parallel", "cascade")
-POLISHES = (None, "output")
+POLISHES = (None, "refine")
 
 
 def summarize_network(name, mlp, X, results, target):

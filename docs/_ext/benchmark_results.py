@@ -132,6 +132,8 @@ def environment_fields(result):
     threads = [f"{key}={env[key]}" for key in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS")
                if env.get(key)]
     add("Environment", ", ".join(threads))
+    if env.get("load_average") is not None:
+        add("Load when it started", f"{env['load_average']} (1-minute load average)")
     return fields
 
 
