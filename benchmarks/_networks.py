@@ -46,3 +46,26 @@ def load_network(name):
     print(f"== {name}: MLP {arch} trained in {time.perf_counter() - start:.1f}s"
           f" ({mlp.n_iter_} epochs); calibration: {note}")
     return mlp, X
+
+
+def dense_refit_seconds(mlp, X, repeats=3):
+    """The yardstick: seconds of a dense least-squares refit of every layer (median).
+
+    Per layer one ``scipy.linalg.lstsq`` of ``[H, 1]`` (the original network's input to
+    the layer on ``X``) against its pre-activations: the cheapest honest "refit the whole
+    network" a pruning method could be compared with, measured in the caller's process.
+    """
+    from scipy import linalg
+
+    from sklearn_nettrim._network import hidden_activation, layer_inputs, stacked_weights
+
+    weights = stacked_weights(mlp)
+    inputs = layer_inputs(weights, X, hidden_activation(mlp))
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for H, W in zip(inputs, weights):
+            A = np.hstack([H, np.ones((H.shape[0], 1))])
+            linalg.lstsq(A, A @ W, check_finite=False)
+        runs.append(time.perf_counter() - start)
+    return float(np.median(runs))

@@ -23,7 +23,7 @@ network, and the tables give the mean and the spread (standard deviation) over s
 Per row: test score (accuracy, R^2 for the regressor), achieved sparsity, per-layer nnz,
 seconds, and for Net-Trim whether every layer is certified. Seconds are also given as a
 ratio to a yardstick measured in the same process: a dense least-squares refit of every
-layer on the unpruned support (``least_squares_refit(..., sequential=False)``).
+layer (``_networks.dense_refit_seconds``: one ``scipy.linalg.lstsq`` per layer).
 
 Each (network, target) ends with a verdict: the default route's score against the best
 peer in either view. "ahead" or "level" (within half a test row for a single split,
@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from _networks import mnist_5k
+from _networks import dense_refit_seconds, mnist_5k
 from _peers import alps, least_squares_refit, magnitude, sparsegpt, wanda
 from _results import RESULTS_DIR, environment, environment_line, save_figure, save_results
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
@@ -202,16 +202,6 @@ def _nnz(weights):
     return [int(np.count_nonzero(W[:-1])) for W in weights]
 
 
-def _yardstick(split):
-    """Median seconds of a dense least-squares refit of every layer (up to 3 runs)."""
-    dense, runs = stacked_weights(split.mlp), []
-    while len(runs) < 3 and sum(runs) < 10:
-        start = time.perf_counter()
-        least_squares_refit(split.mlp, dense, split.X_cal, sequential=False)
-        runs.append(time.perf_counter() - start)
-    return float(np.median(runs))
-
-
 def run_route(split, target, route):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -242,7 +232,7 @@ def run_split(spec, seed, targets, routes):
     split = spec.train(seed)
     mlp = split.mlp
     sizes = [W.size for W in mlp.coefs_]
-    yardstick = _yardstick(split)
+    yardstick = dense_refit_seconds(mlp, split.X_cal)
     original = float(mlp.score(split.X_test, split.y_test))
     print(f"== {spec.name} seed {seed}: {_arch(mlp)} ({sum(sizes)} weights), trained in"
           f" {split.train_seconds:.1f}s; unpruned test score {original:.4f}; yardstick"

@@ -33,7 +33,7 @@ magnitude + sequential least squares ``mag_ls_seq``; ALPS at the global magnitud
 Per row: test accuracy, achieved sparsity, per-layer nnz, seconds, and for Net-Trim
 whether ``check_certificate(trim, X_cal)`` certifies every layer. Seconds are also given
 as a ratio to a yardstick measured in the same process: a dense least-squares refit of
-every layer (``least_squares_refit`` of the unpruned support, ``sequential=False``).
+every layer (``_networks.dense_refit_seconds``: one ``scipy.linalg.lstsq`` per layer).
 
 How to run
 ----------
@@ -58,6 +58,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _networks import dense_refit_seconds
 from _peers import alps, least_squares_refit, magnitude
 from _results import RESULTS_DIR, environment, environment_line, save_results
 from sklearn.datasets import load_digits
@@ -132,15 +133,7 @@ def run_network(name, targets, routes, peers):
     arch = "-".join([str(mlp.coefs_[0].shape[0])] + [str(W.shape[1]) for W in mlp.coefs_])
     original = mlp.score(X_test, y_test)
     # The yardstick: a dense least-squares refit of every layer, in this process.
-    dense = stacked_weights(mlp)
-    # Median of up to 3 runs, fewer when one is slow (MNIST: minutes on a busy machine,
-    # since least_squares_refit solves one dense system per neuron).
-    yard = []
-    while len(yard) < 3 and sum(yard) < 10:
-        start = time.perf_counter()
-        least_squares_refit(mlp, dense, X_cal, sequential=False)
-        yard.append(time.perf_counter() - start)
-    yardstick = float(np.median(yard))
+    yardstick = dense_refit_seconds(mlp, X_cal)
     print(f"== {name}: MLP {arch} ({sum(sizes)} weights {sizes}), trained in"
           f" {train_seconds:.1f}s ({mlp.n_iter_} epochs); {note}; unpruned test accuracy"
           f" {original:.4f}; yardstick (dense LS refit, all layers) {yardstick:.3f}s",
@@ -202,7 +195,7 @@ def run_network(name, targets, routes, peers):
     print(flush=True)
     return dict(name=name, arch=arch, note=note, original=float(original),
                 train_seconds=train_seconds, epochs=int(mlp.n_iter_),
-                yardstick_seconds=yardstick, yardstick_runs=yard, targets=blocks)
+                yardstick_seconds=yardstick, targets=blocks)
 
 
 def _print_row(target, row):
