@@ -10,8 +10,9 @@ features: the pruned network stops reading some columns altogether, and
 :class:`~sklearn_nettrim.NetTrimTransformer` becomes a feature selector, with
 ``get_support`` and ``get_feature_names_out`` like scikit-learn's
 :class:`~sklearn.feature_selection.SelectFromModel`, under the same guarantee as
-always: every layer's outputs stay within ``epsilon`` of the trained network's on the
-calibration data.
+always: on the calibration data, every layer's outputs stay within that layer's
+``epsilon`` of the trained network's (in the parallel mode used here, each layer is
+measured on the trained network's own activations before it).
 
 Here the transformer trains an MLP on the breast cancer data (a pandas DataFrame),
 prunes it with the group penalty inside a :class:`~sklearn.pipeline.Pipeline`, hands the
@@ -46,7 +47,12 @@ print(f"{X.shape[1]} features, {X_train.shape[0]} training rows")
 # A pipeline with Net-Trim as the feature selector
 # ------------------------------------------------
 # The first layer gets a loose tolerance (features may go), the output layer a tight
-# one (parallel mode: each layer's own epsilon against the original network). ``set_output(transform="pandas")`` keeps the column names through the pipeline.
+# one. That is why this example uses ``mode="parallel"`` rather than the default cascade
+# mode: in parallel mode every layer is held to its OWN ``epsilon`` against the trained
+# network's activations. In cascade mode a later layer's tolerance is at least the error
+# it inherits from the pruned layers before it (a given ``epsilon`` is only a floor
+# there), so after a loosely pruned first layer the output layer could not be held
+# tight. ``set_output(transform="pandas")`` keeps the column names through the pipeline.
 mlp = MLPClassifier(hidden_layer_sizes=(32,), max_iter=1000, random_state=0)
 selector = NetTrimTransformer(mlp, epsilon=[0.7, 0.05], penalty="group", mode="parallel")
 pipe = make_pipeline(StandardScaler(), selector, LogisticRegression())
