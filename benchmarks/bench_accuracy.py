@@ -302,6 +302,7 @@ def verdict(rows, splits):
         margin = 1.0 / splits[0]["n_test"] if splits[0]["score_name"] == "accuracy" else 0.0
         unit = "one test row"
     mean = float(difference.mean())
+    margin *= 1 + 1e-9  # exactly one test row apart is level, whatever the rounding
     word = "ahead" if mean > margin else ("behind" if mean < -margin else "level")
     return dict(word=word, difference=mean, margin=float(margin), best_peer=best["method"],
                 best_view=best["view"], best_score=best["score"],
