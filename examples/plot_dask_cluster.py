@@ -148,13 +148,15 @@ print(f"  loky vs n_jobs=1: {compare(local, serial)}")
 # %%
 # The backend decides where each layer is solved, not what is solved: every run solves the
 # same programs, and :func:`~sklearn_nettrim.check_certificate` verifies each result's
-# layers (above). The results agree up to floating-point
-# rounding, which differs between processes and threads (how many BLAS threads each
-# uses, for one). The l1 solutions then differ at the level of the solver's tolerance;
+# layers (above). The results agree up to floating-point rounding, which differs between
+# processes and threads (how many BLAS threads each uses, for one). The l1 solutions
+# then differ at the level of the solver's tolerance;
 # the support refinement (the default ``polish="refine"``) chooses among supports of the
 # same size that keep the layer's bound, and such a small difference can tip it towards
 # another, about as good. So compare the sizes, the certificates and the scores, not the
-# bits, when the same network is pruned on different machines.
+# bits, when the same network is pruned on different machines. On one machine, the same
+# number of BLAS threads in every process (``OPENBLAS_NUM_THREADS=1`` set before Python
+# starts, say) makes the backends agree to the bit.
 
 # %%
 # NetTrimCV: one job per fold
