@@ -28,7 +28,7 @@ BELOW the optimum of the exact program; the gap then still bounds ``P(U) - P*`` 
 
 import numpy as np
 
-from .support import SupportLeastSquares
+from .support import solve_on_support
 
 
 def _intercept_free_only(penalty, shape):
@@ -178,7 +178,7 @@ def tightened_multiplier(A, gram, S, Lam, weights):
     targets = -weights * np.sign(S)
     equal = (S != 0) | (weights == 0)
     residual = np.asarray(A.T @ Lam, dtype=np.float64) - targets
-    step = SupportLeastSquares(gram, equal).solve(residual)
+    step = solve_on_support(gram, equal, residual)
     return Lam - (A @ step.astype(A.dtype, copy=False))
 
 
