@@ -6,7 +6,7 @@ split) beside the honest baseline (:func:`~sklearn_nettrim.magnitude_prune`: glo
 magnitude threshold and sequential least-squares refit), then Net-Trim at a few fixed
 epsilons.
 
-Uses only data that ships with scikit-learn; about half a minute on 2 idle cores.
+Uses only data that ships with scikit-learn; about 17 seconds on 2 idle cores.
 """
 
 import argparse
