@@ -3,10 +3,10 @@
 Both the output polish (the weights on a fixed support) and the certificate's tightened
 multiplier (the least change that meets the optimality conditions on a support) solve
 one small system ``G[s_j, s_j] x = b[s_j]`` per output column ``j``
-(:class:`SupportLeastSquares`, or :func:`solve_on_support` for a single right-hand side); :func:`least_squares_on_support` is the unconstrained
-refit of a layer on a support (``polish="least_squares"``, the budget search's starts), and
-:func:`top_k` the projection on at most ``k`` non-zeros (the support refinement, the
-budget search).
+(:class:`SupportLeastSquares`, or :func:`solve_on_support` for a single right-hand side);
+:func:`least_squares_on_support` is the unconstrained refit of a layer on a support
+(``polish="least_squares"``, the budget search's starts), and :func:`top_k` the
+projection on at most ``k`` non-zeros (the support refinement, the budget search).
 """
 
 import numpy as np
